@@ -1,0 +1,1 @@
+"""The in-Pod sidecar: progress receiver, stale and limit watchdogs, /state and /metrics."""

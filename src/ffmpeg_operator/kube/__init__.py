@@ -1,0 +1,1 @@
+"""Pure mapping between process configs and Kubernetes objects: CRD, Pods, names, status."""

@@ -1,0 +1,1 @@
+"""kopf handlers: thin, every decision delegated to ffmpeg_operator.kube."""

@@ -1,0 +1,1 @@
+"""The local supervisor: ffmpeg children, lifecycle, reconnect, persistence, filesystems."""

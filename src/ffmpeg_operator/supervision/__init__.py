@@ -1,0 +1,1 @@
+"""What the local runtime and the Kubernetes agent share: live progress, watchdogs, log ring."""
