@@ -17,3 +17,25 @@ class DecodeError(ValueError):
     ``str(error)`` is the detail text, e.g. ``request doesn't contain JSON content`` or
     ``expect type 'uint64' for 'reconnect_delay_seconds' at line 1, character 30: ...``.
     """
+
+
+class UnknownProcessError(LookupError):
+    """No process with this ID (datarhei detail ``unknown process``)."""
+
+
+class ProcessExistsError(ValueError):
+    """A process with this ID exists already (datarhei detail ``process already exists``)."""
+
+    def __str__(self) -> str:
+        return "process already exists"
+
+
+class UnknownMetadataKeyError(LookupError):
+    """No metadata stored under this key (datarhei detail ``unknown key``)."""
+
+
+class CommandFailedError(RuntimeError):
+    """A command could not be carried out; ``str()`` is the detail.
+
+    E.g. ``invalid process definition`` or ``max. number of running processes (N) reached``.
+    """

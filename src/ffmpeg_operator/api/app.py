@@ -1,0 +1,130 @@
+"""The FastAPI application: datarhei's v3 process API over a backend (spec §1, §3, §10, §11).
+
+The same app serves the embedded engine and the Kubernetes backend; only the
+:class:`~ffmpeg_operator.api.backend.ProcessBackend` differs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ffmpeg_operator import __version__
+from ffmpeg_operator.api.auth import AuthSettings, auths, install_auth, is_authorized, minimal_about
+from ffmpeg_operator.api.backend import ProcessBackend
+from ffmpeg_operator.api.errors import install_error_handlers
+from ffmpeg_operator.api.memfs import memfs_router
+from ffmpeg_operator.api.metrics import render_metrics
+from ffmpeg_operator.api.openapi import describe_bodies
+from ffmpeg_operator.api.paths import RawPathMiddleware
+from ffmpeg_operator.api.routes.process import process_router
+from ffmpeg_operator.api.wire import install_gzip, json_response
+from ffmpeg_operator.runtime.memfs import MemFS
+
+#: The datarhei Core version whose API this server speaks.
+CORE_API_VERSION = "16.16.0"
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``GET /api`` tells about this instance."""
+
+    name: str = "ffmpeg-operator"
+    instance_id: str = ""
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True)
+class MemfsService:
+    store: MemFS
+    username: str
+    password: str
+
+
+def create_app(
+    backend: ProcessBackend,
+    *,
+    auth: AuthSettings | None = None,
+    memfs: MemfsService | None = None,
+    info: ServerInfo | None = None,
+    restarts: Callable[[], dict[str, int]] | None = None,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+) -> FastAPI:
+    auth = auth or AuthSettings()
+    info = info or ServerInfo()
+    started = time.time()
+    app = FastAPI(
+        title="ffmpeg-operator: datarhei Core v3 process API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/swagger/index.html",
+        openapi_url="/api/swagger/doc.json",
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    install_gzip(app)
+    install_auth(app, auth)
+    app.add_middleware(RawPathMiddleware)
+
+    @app.get("/ping", response_class=PlainTextResponse)
+    async def ping() -> str:
+        return "pong"
+
+    @app.get("/api")
+    async def about(request: Request) -> Response:
+        if not is_authorized(request):
+            return json_response(minimal_about(auth))
+        return json_response(
+            {
+                "app": "datarhei-core",
+                "auths": auths(auth),
+                "name": info.name,
+                "id": info.instance_id,
+                "created_at": info.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "uptime_seconds": int(time.time() - started),
+                "version": {
+                    "number": CORE_API_VERSION,
+                    "repository_commit": "",
+                    "repository_branch": "",
+                    "build_date": "",
+                    "arch": "",
+                    "compiler": f"ffmpeg-operator {__version__}",
+                },
+            }
+        )
+
+    @app.get("/api/v3/skills")
+    async def skills() -> Response:
+        return json_response(await backend.skills())
+
+    @app.get("/api/v3/skills/reload")
+    async def skills_reload() -> Response:
+        return json_response(await backend.skills(reload=True))
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        ids = [pid for pid, _ in await backend.list_references()]
+        processes = await backend.get_processes(ids, frozenset({"state"}))
+        body = render_metrics(processes, restarts() if restarts else {})
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(process_router(backend))
+    if memfs is not None:
+        app.include_router(memfs_router(memfs.store, memfs.username, memfs.password))
+    describe_bodies(app)
+    return app
+
+
+async def _no_lifespan(app: FastAPI) -> AsyncIterator[None]:  # pragma: no cover - typing aid
+    yield
+
+
+__all__: list[Any] = ["MemfsService", "ServerInfo", "create_app"]

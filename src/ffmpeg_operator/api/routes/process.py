@@ -1,0 +1,226 @@
+"""``/api/v3/process`` and ``/api/v3/metadata``: datarhei's process API (spec §3).
+
+Every handler binds the body itself (Go semantics, :mod:`ffmpeg_operator.core.gojson`) and maps
+the engine's errors to datarhei's exact status codes and messages, including its quirks (400 for
+a duplicate ID, 400 for a command on an unknown process, 200 for a probe of an unknown one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from ffmpeg_operator.api.backend import ProcessBackend
+from ffmpeg_operator.api.errors import ApiError
+from ffmpeg_operator.api.paths import path_param
+from ffmpeg_operator.api.wire import json_response, read_json_body
+from ffmpeg_operator.core import gojson
+from ffmpeg_operator.core.errors import (
+    CommandFailedError,
+    ConfigError,
+    DecodeError,
+    ProcessExistsError,
+    UnknownMetadataKeyError,
+    UnknownProcessError,
+)
+from ffmpeg_operator.core.listing import ListQuery, parse_filter, query_value, select_processes
+from ffmpeg_operator.core.models import Probe
+
+KNOWN_COMMANDS = ("start", "stop", "restart", "reload")
+
+
+def _unknown_process() -> ApiError:
+    return ApiError(404, "Unknown process ID", "unknown process")
+
+
+def _query(request: Request, name: str) -> str:
+    return query_value(request.query_params.get(name, ""))
+
+
+def process_router(backend: ProcessBackend) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/api/v3/process")
+    async def list_processes(request: Request) -> Response:
+        query = ListQuery(
+            filter=_query(request, "filter"),
+            id=_query(request, "id"),
+            reference=_query(request, "reference"),
+            idpattern=_query(request, "idpattern"),
+            refpattern=_query(request, "refpattern"),
+        )
+        ids = select_processes(await backend.list_references(), query)
+        processes = await backend.get_processes(ids, parse_filter(query.filter))
+        return json_response([_process_json(p, parse_filter(query.filter)) for p in processes])
+
+    @router.post("/api/v3/process")
+    async def create_process(request: Request) -> Response:
+        body = await read_json_body(request)
+        try:
+            config = gojson.bind_process_config(body)
+        except DecodeError as error:
+            raise ApiError(400, "Invalid JSON", str(error)) from error
+        if config.type != "ffmpeg":
+            raise ApiError(400, "Unsupported process type", "Supported process types are: ffmpeg")
+        if not config.input or not config.output:
+            raise ApiError(400, "At least one input and one output need to be defined")
+        try:
+            stored = await backend.create(config)
+        except (ConfigError, ProcessExistsError) as error:
+            raise ApiError(400, "Invalid process config", str(error)) from error
+        return json_response(stored)
+
+    @router.get("/api/v3/process/{pid}")
+    async def get_process(pid: str, request: Request) -> Response:
+        aspects = parse_filter(_query(request, "filter"))
+        found = await backend.get_processes([path_param(pid)], aspects)
+        if not found:
+            raise _unknown_process()
+        return json_response(_process_json(found[0], aspects))
+
+    @router.put("/api/v3/process/{pid}")
+    async def update_process(pid: str, request: Request) -> Response:
+        pid = path_param(pid)
+        try:
+            current = await backend.get_config(pid)
+        except UnknownProcessError as error:
+            raise ApiError(404, "Process not found", pid) from error
+        body = await read_json_body(request)
+        try:
+            config = gojson.bind_process_config(body, current)
+        except DecodeError as error:
+            raise ApiError(400, "Invalid JSON", str(error)) from error
+        try:
+            stored = await backend.update(pid, config)
+        except UnknownProcessError as error:
+            raise ApiError(404, "Process not found", pid) from error
+        except (ConfigError, ProcessExistsError) as error:
+            raise ApiError(400, "Process can't be updated", str(error)) from error
+        return json_response(stored)
+
+    @router.delete("/api/v3/process/{pid}")
+    async def delete_process(pid: str) -> Response:
+        try:
+            await backend.delete(path_param(pid))
+        except UnknownProcessError as error:
+            raise _unknown_process() from error
+        return json_response("OK")
+
+    @router.put("/api/v3/process/{pid}/command")
+    async def process_command(pid: str, request: Request) -> Response:
+        body = await read_json_body(request)
+        try:
+            command = gojson.bind_command(body)
+        except DecodeError as error:
+            raise ApiError(400, "Invalid JSON", str(error)) from error
+        if command not in KNOWN_COMMANDS:
+            raise ApiError(
+                400, "Unknown command provided", "Known commands are: start, stop, reload, restart"
+            )
+        try:
+            await backend.command(path_param(pid), command)
+        except UnknownProcessError as error:
+            raise ApiError(400, "Command failed", "unknown process") from error
+        except (CommandFailedError, ConfigError) as error:
+            raise ApiError(400, "Command failed", str(error)) from error
+        return json_response("OK")
+
+    @router.get("/api/v3/process/{pid}/config")
+    async def get_config(pid: str) -> Response:
+        try:
+            return json_response(await backend.get_config(path_param(pid)))
+        except UnknownProcessError as error:
+            raise _unknown_process() from error
+
+    @router.get("/api/v3/process/{pid}/state")
+    async def get_state(pid: str) -> Response:
+        try:
+            return json_response(await backend.get_state(path_param(pid)))
+        except UnknownProcessError as error:
+            raise _unknown_process() from error
+
+    @router.get("/api/v3/process/{pid}/report")
+    async def get_report(pid: str) -> Response:
+        try:
+            return json_response(await backend.get_report(path_param(pid)))
+        except UnknownProcessError as error:
+            raise _unknown_process() from error
+
+    @router.get("/api/v3/process/{pid}/probe")
+    async def probe(pid: str) -> Response:
+        pid = path_param(pid)
+        try:
+            return json_response(await backend.probe(pid))
+        except UnknownProcessError:
+            # Core answers 200 with the error in the probe log (§3).
+            return json_response(Probe(streams=[], log=[f"Unknown process ID ({pid})"]))
+
+    @router.get("/api/v3/process/{pid}/metadata")
+    async def get_process_metadata(pid: str) -> Response:
+        try:
+            return json_response(await backend.get_metadata(path_param(pid), None))
+        except UnknownProcessError as error:
+            raise _unknown_process() from error
+
+    @router.get("/api/v3/process/{pid}/metadata/{key}")
+    async def get_process_metadata_key(pid: str, key: str) -> Response:
+        try:
+            return json_response(await backend.get_metadata(path_param(pid), path_param(key)))
+        except UnknownProcessError as error:
+            raise _unknown_process() from error
+        except UnknownMetadataKeyError as error:
+            raise ApiError(404, "Unknown process ID", "unknown key") from error
+
+    @router.put("/api/v3/process/{pid}/metadata/{key}")
+    async def put_process_metadata(pid: str, key: str, request: Request) -> Response:
+        value = await _metadata_body(request, path_param(key))
+        try:
+            await backend.set_metadata(path_param(pid), path_param(key), value)
+        except UnknownProcessError as error:
+            raise _unknown_process() from error
+        return json_response(value)
+
+    @router.get("/api/v3/metadata")
+    async def get_global_metadata() -> Response:
+        return json_response(await backend.get_metadata(None, None))
+
+    @router.get("/api/v3/metadata/{key}")
+    async def get_global_metadata_key(key: str) -> Response:
+        try:
+            return json_response(await backend.get_metadata(None, path_param(key)))
+        except UnknownMetadataKeyError as error:
+            raise ApiError(404, "Metadata not found", "unknown key") from error
+
+    @router.put("/api/v3/metadata/{key}")
+    async def put_global_metadata(key: str, request: Request) -> Response:
+        value = await _metadata_body(request, path_param(key))
+        await backend.set_metadata(None, path_param(key), value)
+        return json_response(value)
+
+    return router
+
+
+async def _metadata_body(request: Request, key: str) -> Any:
+    if not key:
+        raise ApiError(400, "Invalid key", "The key must not be of length 0")
+    body = await read_json_body(request)
+    try:
+        return gojson.parse_json(body)
+    except DecodeError as error:
+        raise ApiError(400, "Invalid JSON", str(error)) from error
+
+
+def _process_json(process: Any, aspects: frozenset[str]) -> dict[str, Any]:
+    """A Process with exactly the selected aspects; ``metadata`` present as null when selected."""
+    data: dict[str, Any] = {
+        "id": process.id,
+        "type": process.type,
+        "reference": process.reference,
+        "created_at": process.created_at,
+        "updated_at": process.updated_at,
+    }
+    for aspect in ("config", "state", "report", "metadata"):
+        if aspect in aspects:
+            data[aspect] = getattr(process, aspect)
+    return data

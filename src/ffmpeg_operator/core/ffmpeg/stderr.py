@@ -1,0 +1,75 @@
+"""Core's per-line handling of stock ffmpeg stderr (spec §2.5, §4.6, §9.2, §9.3).
+
+Every line is either *progress* (``frame=…``: never logged) or *log* (goes to the report log;
+before the prelude is complete also to the prelude). At each ``frame=`` line while the prelude
+is open, the collected prelude is parsed; it is complete when the output streams match the
+stream mapping count (:attr:`PreludeDump.complete`). Only then does Core use progress lines.
+
+:class:`StockStderr` reports that decision (:attr:`StderrLine.core_progress`) but also hands
+out the counters of *every* stats line (:attr:`StderrLine.sample`), so a supervisor may keep
+progress going when the prelude never completes (``-filter_complex``, audio-only, quiet
+log levels) or take its counters from ``-progress`` instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ffmpeg_operator.core.ffmpeg.prelude import PreludeDump, parse_prelude
+from ffmpeg_operator.core.ffmpeg.sample import ProgressSample
+from ffmpeg_operator.core.ffmpeg.stats import is_progress_line, parse_stats_line
+from ffmpeg_operator.core.report import PRELUDE_HEAD_LINES, PRELUDE_TAIL_LINES, PreludeCollector
+
+
+@dataclass(frozen=True, slots=True)
+class StderrLine:
+    """What one stderr line means."""
+
+    kind: Literal["log", "progress"]
+    #: Counters of a stats line (also of audio-only ``size=`` lines, which Core logs).
+    sample: ProgressSample | None = None
+    #: True when Core would use this line as progress: a ``frame=`` line after the prelude
+    #: completed (the line that completes it included).
+    core_progress: bool = False
+
+
+class StockStderr:
+    """Feed stderr lines of one run in order; read the prelude and the parsed dump."""
+
+    def __init__(
+        self, head_lines: int = PRELUDE_HEAD_LINES, tail_lines: int = PRELUDE_TAIL_LINES
+    ) -> None:
+        self._collector = PreludeCollector(head_lines, tail_lines)
+        self._dump: PreludeDump | None = None
+
+    @property
+    def prelude_complete(self) -> bool:
+        return self._dump is not None
+
+    @property
+    def dump(self) -> PreludeDump | None:
+        """The parsed dump once the prelude is complete, else ``None``."""
+        return self._dump
+
+    def current_dump(self) -> PreludeDump:
+        """The dump parsed from what was collected so far (complete or not)."""
+        return self._dump if self._dump is not None else parse_prelude(self._collector.lines())
+
+    def prelude(self) -> list[str]:
+        """The report prelude: head, truncation marker, tail."""
+        return self._collector.lines()
+
+    def feed(self, line: str) -> StderrLine:
+        """Classify one line (already split, non-empty) and update the prelude state."""
+        sample = parse_stats_line(line)
+        if not is_progress_line(line):
+            self._collector.add(line)
+            return StderrLine("log", sample)
+        if self._dump is None and line.startswith("frame="):
+            dump = parse_prelude(self._collector.lines())
+            if dump.complete:
+                self._dump = dump
+                self._collector.close()
+        core_progress = self._dump is not None and line.startswith("frame=")
+        return StderrLine("progress", sample, core_progress)

@@ -1,0 +1,272 @@
+"""One supervised ffmpeg child process (spec §4.2, §4.3, §9.1, §9.2).
+
+:class:`FFmpegRun` spawns ffmpeg without a shell, reads stderr line by line and a second pipe
+carrying ``-progress`` key=value lines, and hands every line to a callback. It knows how the
+process ended (``finished`` / ``failed`` / ``killed``) and how to stop it (SIGINT, then SIGKILL
+after a grace period). Parsing the lines is someone else's job.
+
+The progress pipe: Core injects nothing, but stock ffmpeg's stderr stats are missing for
+audio-only outputs and below ``-loglevel info`` (§4.6, §9.4), so we add ``-progress pipe:N``
+where N is the descriptor number of the pipe's write end in the child (``pass_fds`` keeps the
+number). Injected flags go in front of the config's arguments and never show up in
+:attr:`FFmpegRun.command`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal as signals
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ffmpeg_operator.supervision.lines import LineSplitter
+
+log = logging.getLogger(__name__)
+
+ExitState = Literal["finished", "failed", "killed"]
+LineCallback = Callable[[str], None]
+InjectedFlagsFactory = Callable[[str], Sequence[str]]
+
+#: Core's stop grace period before SIGKILL (§4.3).
+DEFAULT_GRACE_S = 5.0
+
+#: Variables passed on to ffmpeg. Core gives ffmpeg an empty environment; we do the same
+#: (no PATH, no locale, no secrets of ours) except for what changes where ffmpeg finds its
+#: shared libraries, TLS trust store and fonts, or which time zone strftime-style output names
+#: use; when they are unset in our environment, ffmpeg sees exactly Core's empty environment.
+INHERITED_ENV_VARS = (
+    "LD_LIBRARY_PATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "FONTCONFIG_FILE",
+    "FONTCONFIG_PATH",
+    "TZ",
+)
+
+#: After ffmpeg exited, how long its pipes may take to deliver their last bytes.
+_DRAIN_TIMEOUT_S = 2.0
+_READ_SIZE = 64 * 1024
+
+
+class FFmpegSpawnError(RuntimeError):
+    """ffmpeg could not be started; ``str()`` is the text for the run's log (Go's wording)."""
+
+
+@dataclass(frozen=True)
+class ExitInfo:
+    """How a run ended.
+
+    ``returncode`` is the exit status, -1 when a signal ended the process (as Go reports it);
+    ``signal`` the signal number then. ``stop_reason`` is the reason given to :meth:`stop`
+    (None when ffmpeg ended by itself).
+    """
+
+    returncode: int
+    signal: int | None
+    exec_state: ExitState
+    stop_reason: str | None = None
+
+
+def exit_state(returncode: int) -> ExitState:
+    """Map a Python returncode (negative = killed by that signal) to the exec state (§4.2)."""
+    if returncode < 0:
+        return "killed"
+    # 255 is ffmpeg's "Exiting normally, received signal N" after SIGINT/SIGTERM.
+    if returncode in (0, 255):
+        return "finished"
+    return "failed"
+
+
+def default_injected_flags(progress_url: str) -> list[str]:
+    """``-nostdin`` (stdin is the null device anyway) and the progress pipe."""
+    return ["-nostdin", "-progress", progress_url]
+
+
+def child_environment(parent: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment ffmpeg gets: only :data:`INHERITED_ENV_VARS` set in ``parent``."""
+    source = os.environ if parent is None else parent
+    return {name: source[name] for name in INHERITED_ENV_VARS if name in source}
+
+
+def _resolve_binary(binary: str) -> str:
+    # ffmpeg gets no PATH, so a bare name is looked up here, in our PATH, as Go's exec does.
+    if os.sep in binary:
+        return binary
+    found = shutil.which(binary)
+    if found is None:
+        raise FFmpegSpawnError(f'exec: "{binary}": executable file not found in $PATH')
+    return found
+
+
+def _go_error_text(error: OSError) -> str:
+    # Go's syscall error strings are Python's strerror in lower case ("no such file ...").
+    message = os.strerror(error.errno) if error.errno else str(error)
+    return message[:1].lower() + message[1:]
+
+
+class FFmpegRun:
+    """A running (or ended) ffmpeg child. Create it with :meth:`start`."""
+
+    def __init__(
+        self,
+        process: asyncio.subprocess.Process,
+        command: list[str],
+        readers: list[asyncio.Task[None]],
+        started_at: float,
+    ) -> None:
+        self._process = process
+        self.command = command
+        self.started_at = started_at
+        self._readers = readers
+        self._stop_reason: str | None = None
+        self._stop_task: asyncio.Task[None] | None = None
+        self._exit_task: asyncio.Task[ExitInfo] = asyncio.create_task(self._await_exit())
+
+    @classmethod
+    async def start(
+        cls,
+        binary: str,
+        argv: Sequence[str],
+        injected_flags_factory: InjectedFlagsFactory = default_injected_flags,
+        on_stderr_line: LineCallback | None = None,
+        on_progress_line: LineCallback | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+    ) -> FFmpegRun:
+        """Spawn ``binary`` with the injected flags then ``argv`` (the config's command line).
+
+        ``injected_flags_factory`` receives the progress URL (``pipe:N``); ``env`` replaces
+        :func:`child_environment`. Raises :class:`FFmpegSpawnError` when the spawn fails.
+        """
+        executable = _resolve_binary(binary)
+        # Both pipes are ours, not asyncio's: asyncio's Process.wait() would also wait for its
+        # pipes to close, which a grandchild holding stderr could delay forever.
+        stderr_read, stderr_write = os.pipe()
+        progress_read, progress_write = os.pipe()
+        try:
+            flags = list(injected_flags_factory(f"pipe:{progress_write}"))
+            process = await asyncio.create_subprocess_exec(
+                executable,
+                *flags,
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=stderr_write,
+                pass_fds=(progress_write,),
+                env=child_environment() if env is None else dict(env),
+                # Own session: a Ctrl-C on our terminal must not hit ffmpeg behind our back;
+                # stopping children is the supervisor's decision.
+                start_new_session=True,
+            )
+        except BaseException as error:
+            os.close(stderr_read)
+            os.close(progress_read)
+            if isinstance(error, OSError):
+                raise FFmpegSpawnError(
+                    f"fork/exec {executable}: {_go_error_text(error)}"
+                ) from error
+            if isinstance(error, ValueError):
+                # A NUL byte in an argument: what Go's exec reports as EINVAL.
+                raise FFmpegSpawnError(f"fork/exec {executable}: invalid argument") from error
+            raise
+        finally:
+            # The child holds its own copies; ours must go so the readers see EOF at exit.
+            os.close(stderr_write)
+            os.close(progress_write)
+        started_at = time.time()
+        readers = [
+            asyncio.create_task(_pump_fd(stderr_read, on_stderr_line)),
+            asyncio.create_task(_pump_fd(progress_read, on_progress_line)),
+        ]
+        return cls(process, list(argv), readers, started_at)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    @property
+    def running(self) -> bool:
+        return not self._exit_task.done()
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self._stop_reason
+
+    async def wait(self) -> ExitInfo:
+        """Wait until ffmpeg exited and both pipes are drained (every line delivered)."""
+        return await asyncio.shield(self._exit_task)
+
+    async def stop(self, reason: str | None = None, grace: float = DEFAULT_GRACE_S) -> None:
+        """SIGINT, then SIGKILL when still alive after ``grace`` s; return once it exited.
+
+        Idempotent: later calls wait for the first stop and keep its reason.
+        """
+        if self._stop_task is None:
+            if self.running:
+                self._stop_reason = reason
+            self._stop_task = asyncio.create_task(self._stop(grace))
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self, grace: float) -> None:
+        if not self.running:
+            return
+        self._signal(signals.SIGINT)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._exit_task), timeout=grace)
+        except TimeoutError:
+            self._signal(signals.SIGKILL)
+            await asyncio.shield(self._exit_task)
+
+    def _signal(self, signum: int) -> None:
+        # The process may have exited between the check and the signal.
+        with contextlib.suppress(ProcessLookupError):
+            self._process.send_signal(signum)
+
+    async def _await_exit(self) -> ExitInfo:
+        returncode = await self._process.wait()
+        _done, pending = await asyncio.wait(self._readers, timeout=_DRAIN_TIMEOUT_S)
+        for task in pending:
+            task.cancel()
+        return ExitInfo(
+            returncode=-1 if returncode < 0 else returncode,
+            signal=-returncode if returncode < 0 else None,
+            exec_state=exit_state(returncode),
+            stop_reason=self._stop_reason,
+        )
+
+
+def _deliver(lines: list[str], callback: LineCallback | None) -> None:
+    if callback is None:
+        return
+    for line in lines:
+        try:
+            callback(line)
+        except Exception:
+            # A faulty consumer must not stop the reading, or ffmpeg would block on a full pipe.
+            log.exception("line callback failed")
+
+
+async def _pump(stream: asyncio.StreamReader, callback: LineCallback | None) -> None:
+    splitter = LineSplitter()
+    while chunk := await stream.read(_READ_SIZE):
+        _deliver(splitter.feed(chunk), callback)
+    _deliver(splitter.flush(), callback)
+
+
+async def _pump_fd(fd: int, callback: LineCallback | None) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    pipe = os.fdopen(fd, "rb", buffering=0)
+    transport, _protocol = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), pipe
+    )
+    try:
+        await _pump(reader, callback)
+    finally:
+        transport.close()

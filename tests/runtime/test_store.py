@@ -1,0 +1,318 @@
+"""db.json persistence (spec §4.10): shape, round trip, atomic writes, backup fallback."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ffmpeg_operator.core.models import Cleanup, Limits, ProcessConfig, ProcessConfigIO
+from ffmpeg_operator.runtime.store import Snapshot, Store, StoredProcess, StoreError
+
+
+def _config(process_id: str = "test", **extra: object) -> ProcessConfig:
+    return ProcessConfig.model_validate(
+        {
+            "id": process_id,
+            "reference": "ref",
+            "input": [{"id": "video", "address": "testsrc", "options": ["-f", "lavfi"]}],
+            "output": [
+                {
+                    "id": "null",
+                    "address": "-",
+                    "options": ["-f", "null"],
+                    "cleanup": [{"pattern": "memfs:/{processid}_*.ts", "max_files": 3}],
+                }
+            ],
+            **extra,
+        }
+    )
+
+
+def _snapshot() -> Snapshot:
+    return Snapshot(
+        processes={
+            "test": StoredProcess(
+                config=_config(limits={"cpu_usage": 12.5, "memory_mbytes": 64}),
+                created_at=1700000000,
+                updated_at=1700000001,
+                order="start",
+            ),
+            "abc:snapshot": StoredProcess(
+                config=_config("abc:snapshot"), created_at=1, updated_at=2, order="stop"
+            ),
+        },
+        system_metadata={"k": [1]},
+        process_metadata={"test": {"foo": {"a": 1}}},
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "db.json")
+
+
+def test_missing_file_loads_as_empty_snapshot(store: Store) -> None:
+    assert store.load() == Snapshot()
+
+
+def test_saved_snapshot_loads_back_equal(store: Store) -> None:
+    store.save(_snapshot())
+    assert Store(store.path).load() == _snapshot()
+
+
+def test_file_has_datarhei_version_4_shape(store: Store) -> None:
+    store.save(_snapshot())
+    document = json.loads(store.path.read_text())
+    assert document["version"] == 4
+    assert set(document) == {"version", "process", "metadata"}
+    entry = document["process"]["test"]
+    assert {
+        key: entry[key] for key in ("id", "reference", "created_at", "updated_at", "order")
+    } == {
+        "id": "test",
+        "reference": "ref",
+        "created_at": 1700000000,
+        "updated_at": 1700000001,
+        "order": "start",
+    }
+    assert document["metadata"] == {"system": {"k": [1]}, "process": {"test": {"foo": {"a": 1}}}}
+
+
+def test_config_is_stored_with_datarhei_json_names(store: Store) -> None:
+    store.save(_snapshot())
+    config = json.loads(store.path.read_text())["process"]["test"]["config"]
+    assert config["reconnect_delay_seconds"] == 0
+    assert config["output"][0]["cleanup"][0]["max_files"] == 3
+    assert config["limits"] == {"cpu_usage": 12.5, "memory_mbytes": 64, "waitfor_seconds": 0}
+
+
+def test_limits_are_also_stored_flat_like_core_does(store: Store) -> None:
+    store.save(_snapshot())
+    config = json.loads(store.path.read_text())["process"]["test"]["config"]
+    assert config["limit_cpu_usage"] == 12.5
+    assert config["limit_memory_bytes"] == 64 * 1024 * 1024
+    assert config["limit_waitfor_seconds"] == 0
+
+
+def test_a_db_json_written_by_core_loads_its_flat_limits(store: Store) -> None:
+    config = _config().model_dump()
+    del config["limits"]
+    config.update(limit_cpu_usage=50, limit_memory_bytes=3 * 1024 * 1024, limit_waitfor_seconds=7)
+    store.path.write_text(
+        json.dumps(
+            {
+                "version": 4,
+                "process": {"test": {"id": "test", "config": config, "order": "start"}},
+                "metadata": {"system": None, "process": None},
+            }
+        )
+    )
+    loaded = store.load().processes["test"]
+    assert loaded.config.limits == Limits(cpu_usage=50, memory_mbytes=3, waitfor_seconds=7)
+    assert loaded.order == "start"
+
+
+def test_cleanup_rules_survive_a_round_trip(store: Store) -> None:
+    store.save(_snapshot())
+    output: ProcessConfigIO = store.load().processes["test"].config.output[0]
+    assert output.cleanup == [Cleanup(pattern="memfs:/{processid}_*.ts", max_files=3)]
+
+
+def test_save_replaces_the_previous_content(store: Store) -> None:
+    store.save(_snapshot())
+    store.save(Snapshot())
+    assert store.load() == Snapshot()
+
+
+def test_save_leaves_no_temporary_file(store: Store) -> None:
+    store.save(_snapshot())
+    store.save(_snapshot())
+    assert sorted(path.name for path in store.path.parent.iterdir()) == ["db.json", "db.json.bak"]
+
+
+def test_save_creates_the_directory(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data" / "db.json")
+    store.save(_snapshot())
+    assert store.load() == _snapshot()
+
+
+def test_backup_holds_the_previous_good_file(store: Store) -> None:
+    store.save(_snapshot())
+    store.save(Snapshot())
+    assert Store(store.backup_path).load() == _snapshot()
+
+
+def test_backup_is_copied_where_hard_links_are_not_supported(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: object, target: object) -> None:
+        raise OSError("operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    store.save(_snapshot())
+    store.save(Snapshot())
+    assert Store(store.backup_path).load() == _snapshot()
+
+
+def test_failed_save_keeps_the_old_file_and_leaves_no_temporary_file(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.save(_snapshot())
+
+    def disk_full(*args: object) -> None:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    with pytest.raises(OSError, match="no space"):
+        store.save(Snapshot())
+    monkeypatch.undo()
+    assert sorted(path.name for path in store.path.parent.iterdir()) == ["db.json"]
+    assert store.load() == _snapshot()
+
+
+def test_first_save_makes_no_backup(store: Store) -> None:
+    store.save(_snapshot())
+    assert not store.backup_path.exists()
+
+
+def test_corrupt_file_falls_back_to_the_backup_and_says_so(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.save(_snapshot())
+    store.save(_snapshot())
+    store.path.write_text('{"version":4,"process":{"x":')
+    with caplog.at_level(logging.WARNING):
+        assert Store(store.path).load() == _snapshot()
+    assert "cannot read" in caplog.text
+    assert "db.json.bak" in caplog.text
+
+
+def test_corrupt_file_is_kept_aside_not_dropped(store: Store) -> None:
+    store.save(_snapshot())
+    store.save(_snapshot())
+    store.path.write_text("garbage")
+    store.load()
+    assert store.corrupt_path.read_text() == "garbage"
+
+
+def test_corrupt_file_never_becomes_the_backup(store: Store) -> None:
+    store.save(_snapshot())
+    store.save(_snapshot())
+    store.path.write_text("garbage")
+    fresh = Store(store.path)
+    fresh.save(Snapshot())  # saved without loading first
+    assert Store(store.backup_path).load() == _snapshot()
+
+
+def test_save_after_fallback_keeps_the_good_backup(store: Store) -> None:
+    store.save(_snapshot())
+    store.save(_snapshot())
+    store.path.write_text("garbage")
+    fresh = Store(store.path)
+    fresh.load()
+    fresh.save(Snapshot())
+    assert Store(store.backup_path).load() == _snapshot()
+    assert fresh.load() == Snapshot()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "garbage",
+        "[]",
+        '{"version":3,"process":{},"metadata":{}}',
+        '{"version":4,"process":[],"metadata":{}}',
+        '{"version":4,"process":{"a":{"config":{"reconnect_delay_seconds":-1}}},"metadata":{}}',
+        '{"version":4,"process":{"a":{"config":{},"order":"run"}},"metadata":{}}',
+        '{"version":4,"process":{"a":{"config":{},"created_at":"1"}},"metadata":{}}',
+        '{"version":4,"process":{"a":"x"},"metadata":{}}',
+        '{"version":4,"process":{},"metadata":{"process":{"a":1}}}',
+    ],
+    ids=[
+        "not-json",
+        "not-an-object",
+        "wrong-version",
+        "process-not-a-map",
+        "invalid-config",
+        "invalid-order",
+        "non-integer-timestamp",
+        "entry-not-an-object",
+        "metadata-not-a-map",
+    ],
+)
+def test_corrupt_file_without_backup_is_a_clear_error(store: Store, content: str) -> None:
+    store.path.write_text(content)
+    with pytest.raises(StoreError, match="refusing to start"):
+        store.load()
+    assert store.path.read_text() == content
+
+
+def test_corrupt_backup_too_is_a_clear_error(store: Store) -> None:
+    store.path.write_text("garbage")
+    store.backup_path.write_text("garbage too")
+    with pytest.raises(StoreError, match=r"db\.json\.bak"):
+        store.load()
+
+
+def test_null_maps_load_as_empty(store: Store) -> None:
+    store.path.write_text('{"version":4,"process":null,"metadata":null}')
+    assert store.load() == Snapshot()
+
+
+def test_load_removes_temporary_files_of_an_interrupted_save(store: Store) -> None:
+    leftover = store.path.parent / ".db.json.abc123.tmp"
+    leftover.write_text("{")
+    store.load()
+    assert not leftover.exists()
+
+
+_SAVE_FOREVER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from ffmpeg_operator.core.models import ProcessConfig
+    from ffmpeg_operator.runtime.store import Snapshot, Store, StoredProcess
+
+    store = Store(Path(sys.argv[1]))
+    count = 0
+    while True:
+        count += 1
+        processes = {
+            f"p{n}": StoredProcess(ProcessConfig(id=f"p{n}", options=["x" * 500]), count, count)
+            for n in range(count % 50 + 1)
+        }
+        store.save(Snapshot(processes=processes, system_metadata={"count": count}))
+        if count == 1:
+            print("saved", flush=True)
+    """
+)
+
+
+@pytest.mark.timeout(6)
+def test_file_always_loads_after_kill_9_during_saves(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    for attempt in range(4):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", _SAVE_FOREVER, str(path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert writer.stdout is not None
+        assert writer.stdout.readline() == "saved\n"
+        time.sleep(0.01 + 0.02 * attempt)  # kill at a different point of the save cycle
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        writer.stdout.close()
+        snapshot = Store(path).load()
+        count = snapshot.system_metadata["count"]
+        assert len(snapshot.processes) == count % 50 + 1
+        assert not path.with_name("db.json.corrupt").exists()
