@@ -42,5 +42,9 @@ def test_core_imports_no_other_layer_of_the_package() -> None:
     for path in sorted(CORE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ffmpeg_operator."):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("ffmpeg_operator.")
+            ):
                 assert node.module.startswith("ffmpeg_operator.core"), (path, node.module)

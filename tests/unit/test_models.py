@@ -27,7 +27,11 @@ FIXTURE_F: dict[str, Any] = {
     "type": "ffmpeg",
     "options": [],
     "input": [
-        {"address": "testsrc=size=1280x720:rate=25", "id": "video", "options": ["-f", "lavfi", "-re"]}
+        {
+            "address": "testsrc=size=1280x720:rate=25",
+            "id": "video",
+            "options": ["-f", "lavfi", "-re"],
+        }
     ],
     "output": [{"address": "-", "id": "null", "options": ["-codec:v", "copy", "-f", "null"]}],
     "autostart": False,
@@ -57,8 +61,17 @@ def test_config_defaults_match_datarhei() -> None:
 def test_config_fields_serialise_in_cores_order() -> None:
     keys = list(ProcessConfig.model_validate(FIXTURE_F).model_dump())
     assert keys == [
-        "id", "type", "reference", "input", "output", "options", "reconnect",
-        "reconnect_delay_seconds", "autostart", "stale_timeout_seconds", "limits",
+        "id",
+        "type",
+        "reference",
+        "input",
+        "output",
+        "options",
+        "reconnect",
+        "reconnect_delay_seconds",
+        "autostart",
+        "stale_timeout_seconds",
+        "limits",
     ]
 
 
@@ -71,7 +84,12 @@ def test_empty_cleanup_is_omitted_so_inputs_never_show_it() -> None:
 def test_non_empty_cleanup_is_kept() -> None:
     io = ProcessConfigIO(id="o", address="-", cleanup=[Cleanup(pattern="memfs:/a*", max_files=3)])
     assert io.model_dump()["cleanup"] == [
-        {"pattern": "memfs:/a*", "max_files": 3, "max_file_age_seconds": 0, "purge_on_delete": False}
+        {
+            "pattern": "memfs:/a*",
+            "max_files": 3,
+            "max_file_age_seconds": 0,
+            "purge_on_delete": False,
+        }
     ]
 
 
@@ -104,7 +122,19 @@ def test_crd_spelling_is_camel_case() -> None:
         dict(
             FIXTURE_F,
             limits={"cpu_usage": 50, "memory_mbytes": 128, "waitfor_seconds": 5},
-            output=[{"id": "o", "address": "-", "cleanup": [{"pattern": "diskfs:/x", "max_file_age_seconds": 60, "purge_on_delete": True}]}],
+            output=[
+                {
+                    "id": "o",
+                    "address": "-",
+                    "cleanup": [
+                        {
+                            "pattern": "diskfs:/x",
+                            "max_file_age_seconds": 60,
+                            "purge_on_delete": True,
+                        }
+                    ],
+                }
+            ],
         )
     )
     cr = config.model_dump(by_alias=True)
@@ -112,19 +142,28 @@ def test_crd_spelling_is_camel_case() -> None:
     assert cr["staleTimeoutSeconds"] == 10
     assert cr["limits"] == {"cpuUsage": 50, "memoryMbytes": 128, "waitforSeconds": 5}
     assert cr["output"][0]["cleanup"][0] == {
-        "pattern": "diskfs:/x", "maxFiles": 0, "maxFileAgeSeconds": 60, "purgeOnDelete": True,
+        "pattern": "diskfs:/x",
+        "maxFiles": 0,
+        "maxFileAgeSeconds": 60,
+        "purgeOnDelete": True,
     }
 
 
 def test_crd_spelling_is_accepted_on_input() -> None:
-    config = ProcessConfig.model_validate({"id": "x", "reconnectDelaySeconds": 3, "input": [], "output": []})
+    config = ProcessConfig.model_validate(
+        {"id": "x", "reconnectDelaySeconds": 3, "input": [], "output": []}
+    )
     assert config.reconnect_delay_seconds == 3
 
 
 _text = st.text(max_size=12)
 _uint = st.integers(min_value=0, max_value=2**31)
 _cleanups = st.builds(
-    Cleanup, pattern=_text, max_files=_uint, max_file_age_seconds=_uint, purge_on_delete=st.booleans()
+    Cleanup,
+    pattern=_text,
+    max_files=_uint,
+    max_file_age_seconds=_uint,
+    purge_on_delete=st.booleans(),
 )
 _ios = st.builds(
     ProcessConfigIO,
@@ -156,14 +195,21 @@ _configs = st.builds(
 @given(_configs)
 def test_api_json_to_cr_to_api_json_is_the_identity(config: ProcessConfig) -> None:
     api_json = json.loads(json.dumps(config.model_dump()))
-    cr_spec = json.loads(json.dumps(ProcessConfig.model_validate(api_json).model_dump(by_alias=True)))
+    cr_spec = json.loads(
+        json.dumps(ProcessConfig.model_validate(api_json).model_dump(by_alias=True))
+    )
     assert ProcessConfig.model_validate(cr_spec).model_dump() == api_json
 
 
 @pytest.mark.parametrize(
     ("value", "rule_a", "rule_b"),
-    [(0.0, "0", "0.000"), (25.0, "25", "25.000"), (0.999, "0.999", "0.999"), (19.4, "19.400", "19.400"),
-     (float("nan"), "0", "0.000")],
+    [
+        (0.0, "0", "0.000"),
+        (25.0, "25", "25.000"),
+        (0.999, "0.999", "0.999"),
+        (19.4, "19.400", "19.400"),
+        (float("nan"), "0", "0.000"),
+    ],
 )
 def test_number_rules_a_and_b(value: float, rule_a: str, rule_b: str) -> None:
     assert format_rule_a(value) == rule_a
@@ -196,7 +242,22 @@ def test_per_stream_media_fields_are_omitted_when_empty() -> None:
 def test_probe_io_always_has_every_key() -> None:
     keys = set(ProbeIO().model_dump())
     assert keys == {
-        "url", "format", "index", "stream", "language", "type", "codec", "coder", "bitrate_kbps",
-        "duration_sec", "fps", "pix_fmt", "width", "height", "sampling_hz", "layout", "channels",
+        "url",
+        "format",
+        "index",
+        "stream",
+        "language",
+        "type",
+        "codec",
+        "coder",
+        "bitrate_kbps",
+        "duration_sec",
+        "fps",
+        "pix_fmt",
+        "width",
+        "height",
+        "sampling_hz",
+        "layout",
+        "channels",
     }
     assert ProbeIO().language == "und"
