@@ -67,8 +67,9 @@ def test_invalid_output_addresses_are_refused(address: str, error: str) -> None:
         ("/tmp", "a.mp4", "/tmp/a.mp4 is not inside of /core/data"),
         ("/", "//core/data/x", "file:/core/data/x"),
         ("/", "/../core/data/x", "file:/core/data/x"),
-        # Core compares plain string prefixes.
-        ("/", "/core/database/x", "file:/core/database/x"),
+        # Core compares plain string prefixes; we require a path boundary.
+        ("/", "/core/database/x", "/core/database/x is not inside of /core/data"),
+        ("/", "/core/data", "file:/core/data"),
     ],
 )
 def test_relative_output_paths_resolve_against_the_working_directory(

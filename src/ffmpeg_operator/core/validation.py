@@ -192,8 +192,10 @@ def _normalize_output(address: str, policy: AddressPolicy) -> tuple[str, bool]:
         if not policy.allows_output("file:" + path):
             raise ConfigError(_NOT_ALLOWED)
         return "file:" + path, False
-    # A plain string prefix, as in Core: `/core/database` counts as inside `/core/data`.
-    if not path.startswith(policy.disk_dir):
+    # Core compares plain string prefixes, so `/core/database` passes for `/core/data`; we
+    # require a path boundary (a deliberate difference, docs/compatibility.md).
+    root = policy.disk_dir.rstrip("/")
+    if path != root and not path.startswith(root + "/"):
         raise ConfigError(f"{path} is not inside of {policy.disk_dir}")
     if not policy.allows_output("file:" + path):
         raise ConfigError(_NOT_ALLOWED)
