@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint typecheck contracts unit bench clean
+.PHONY: run test lint typecheck contracts unit bench clean e2e-kind
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,35 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+
+# End-to-end suite on a kind cluster: needs docker (with a running daemon), kind and helm, and
+# says at once which are missing (tests/e2e/preflight.sh). The cluster is kept for the next run;
+# `kind delete cluster --name $(E2E_CLUSTER)` removes it.
+E2E_CLUSTER ?= ffmpeg-operator-e2e
+E2E_IMAGE_REPOSITORY ?= ffmpeg-operator
+E2E_IMAGE_TAG ?= e2e
+E2E_NAMESPACE ?= ffmpeg-e2e
+E2E_RELEASE ?= ffmpeg-operator
+E2E_API_PASSWORD ?= e2e-password
+DOCKER ?= docker
+KIND ?= kind
+HELM ?= helm
+KUBECTL ?= $(BIN)/kubectl
+
+e2e-kind:
+	@DOCKER='$(DOCKER)' KIND='$(KIND)' HELM='$(HELM)' bash tests/e2e/preflight.sh
+	@$(MAKE) --no-print-directory $(STAMP)
+	$(KIND) get clusters 2>/dev/null | grep -qx '$(E2E_CLUSTER)' \
+		|| $(KIND) create cluster --config kind-config.yaml --name $(E2E_CLUSTER) --wait 180s
+	$(DOCKER) build -t $(E2E_IMAGE_REPOSITORY):$(E2E_IMAGE_TAG) .
+	$(KIND) load docker-image $(E2E_IMAGE_REPOSITORY):$(E2E_IMAGE_TAG) --name $(E2E_CLUSTER)
+	$(KUBECTL) --context kind-$(E2E_CLUSTER) apply --server-side --force-conflicts \
+		-f crds/ffmpegprocesses.yaml
+	$(HELM) upgrade --install $(E2E_RELEASE) helm/ffmpeg-operator \
+		--kube-context kind-$(E2E_CLUSTER) --namespace $(E2E_NAMESPACE) --create-namespace \
+		--set image.repository=$(E2E_IMAGE_REPOSITORY) --set image.tag=$(E2E_IMAGE_TAG) \
+		--set auth.password=$(E2E_API_PASSWORD) --set 'diskfs.accessModes={ReadWriteOnce}' \
+		--wait --timeout 5m
+	E2E_KUBE_CONTEXT=kind-$(E2E_CLUSTER) E2E_NAMESPACE=$(E2E_NAMESPACE) \
+		E2E_RELEASE=$(E2E_RELEASE) E2E_API_PASSWORD=$(E2E_API_PASSWORD) KUBECTL=$(KUBECTL) \
+		$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)

@@ -80,5 +80,171 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
+@app.command()
+def agent(  # noqa: PLR0917 - one parameter per CLI flag
+    progress_port: Annotated[
+        int, typer.Option(help="Loopback port of ffmpeg's -progress tcp://127.0.0.1:<port>.")
+    ],
+    process_id: Annotated[str, typer.Option(help="The process ID (metrics label).")] = "",
+    ffmpeg: Annotated[
+        str, typer.Option(help="ffmpeg binary to look for in the shared PID namespace.")
+    ] = "ffmpeg",
+    http_host: Annotated[str, typer.Option(help="Address of /state, /metrics.")] = "0.0.0.0",
+    http_port: Annotated[int, typer.Option(help="Port of /state, /metrics, /healthz.")] = 8081,
+    stale_timeout_seconds: Annotated[
+        float, typer.Option(help="Stop ffmpeg after this long without progress (0: never).")
+    ] = 0.0,
+    limit_cpu_usage: Annotated[
+        float, typer.Option(help="CPU limit in % of --cpu-capacity (0: none).")
+    ] = 0.0,
+    limit_memory_mbytes: Annotated[
+        int, typer.Option(help="Memory (RSS) limit in MiB (0: none).")
+    ] = 0,
+    limit_waitfor_seconds: Annotated[
+        float, typer.Option(help="How long a limit may be exceeded before the stop.")
+    ] = 0.0,
+    cpu_capacity: Annotated[
+        float, typer.Option(help="CPUs that count as 100 % (0: this container's quota or CPUs).")
+    ] = 0.0,
+    command_json: Annotated[
+        str, typer.Option(help="ffmpeg's argv without injected flags, as a JSON array.")
+    ] = "",
+    termination_message_path: Annotated[
+        Path, typer.Option(help="Where the run's end is written for the operator.")
+    ] = Path("/dev/termination-log"),
+) -> None:
+    """Run the in-Pod sidecar: ffmpeg's progress, stale and limit watchdogs, /state, /metrics."""
+    import asyncio
+    import json
+    import logging
+
+    from ffmpeg_operator.agent.options import AgentOptions
+    from ffmpeg_operator.agent.server import run_agent
+
+    try:
+        command = json.loads(command_json) if command_json else None
+    except ValueError:
+        command = False  # reported below, with the wrong shapes
+    if command is not None and not (
+        isinstance(command, list) and all(isinstance(arg, str) for arg in command)
+    ):
+        raise typer.BadParameter("--command-json must be a JSON array of strings")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    options = AgentOptions(
+        progress_port=progress_port,
+        process_id=process_id,
+        ffmpeg=ffmpeg,
+        http_host=http_host,
+        http_port=http_port,
+        stale_timeout_s=stale_timeout_seconds,
+        cpu_limit=limit_cpu_usage,
+        memory_limit_bytes=limit_memory_mbytes * 1024 * 1024,
+        waitfor_s=limit_waitfor_seconds,
+        cpu_capacity=cpu_capacity,
+        command=command,
+        termination_message_path=termination_message_path,
+    )
+    asyncio.run(run_agent(options))
+
+
+@app.command()
+def migrate(
+    db_json: Annotated[Path, typer.Argument(help="A datarhei Core db.json (version 4).")],
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", "-n", help="Namespace of the objects (default: none set)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+) -> None:
+    """Convert a datarhei Core db.json into FFmpegProcess resources (multi-document YAML)."""
+    from ffmpeg_operator.kube.migrate import MigrationError, migrate_db
+    from ffmpeg_operator.kube.yamltext import dump_documents
+
+    def fail(message: str) -> typer.Exit:
+        typer.echo(f"error: {message}", err=True)
+        return typer.Exit(1)
+
+    try:
+        raw = db_json.read_bytes()
+    except FileNotFoundError:
+        raise fail(f"{db_json}: no such file") from None
+    except OSError as error:
+        raise fail(f"{db_json}: {error.strerror or error}") from None
+    try:
+        result = migrate_db(raw, namespace)
+    except MigrationError as error:
+        raise fail(f"{db_json}: {error}") from None
+    text = dump_documents(result.objects)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise fail(f"{output}: {error.strerror or error}") from None
+    if result.system_metadata_keys:
+        keys = ", ".join(result.system_metadata_keys)
+        typer.echo(f"note: system metadata not migrated (keys: {keys})", err=True)
+    typer.echo(f"migrated {len(result.objects)} processes", err=True)
+
+
+@app.command("crd")
+def crd_command() -> None:
+    """Print the FFmpegProcess CustomResourceDefinition as YAML."""
+    from ffmpeg_operator.kube.crd import crd_yaml
+
+    typer.echo(crd_yaml(), nl=False)
+
+
+@app.command()
+def render(  # noqa: PLR0917 - one parameter per CLI flag
+    file: Annotated[
+        Path,
+        typer.Option(
+            "--file", "-f", help="FFmpegProcess YAML, multi-document allowed ('-': stdin)."
+        ),
+    ],
+    run: Annotated[int, typer.Option(min=1, help="Run number of the Pods.")] = 1,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", "-n", help="Namespace of objects naming none.")
+    ] = None,
+    node_cpus: Annotated[
+        float, typer.Option(min=0.001, help="CPUs of a node (limits.cpuUsage is % of a node).")
+    ] = 1.0,
+    diskfs_pvc: Annotated[
+        str | None, typer.Option(help="PVC holding {diskfs} (default: an emptyDir per run).")
+    ] = None,
+    image: Annotated[str | None, typer.Option(help="Image of ffmpeg and the agent.")] = None,
+) -> None:
+    """Print the run Pod of every FFmpegProcess in a file as YAML, without a cluster."""
+    import dataclasses
+    import sys
+
+    from ffmpeg_operator.kube.pod import OperatorSettings
+    from ffmpeg_operator.kube.render import (
+        RenderError,
+        dump_yaml,
+        load_custom_resources,
+        render_pods,
+    )
+
+    try:
+        text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"error: {file}: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from None
+    settings = OperatorSettings(node_cpus=node_cpus, diskfs_pvc=diskfs_pvc)
+    if image:
+        settings = dataclasses.replace(settings, ffmpeg_image=image, agent_image=image)
+    try:
+        pods = render_pods(load_custom_resources(text), run, settings, namespace)
+    except RenderError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(dump_yaml(pods), nl=False)
+
+
 def main() -> None:
     app()

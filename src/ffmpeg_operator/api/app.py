@@ -25,6 +25,7 @@ from ffmpeg_operator.api.memfs import memfs_router
 from ffmpeg_operator.api.metrics import render_metrics
 from ffmpeg_operator.api.openapi import describe_bodies
 from ffmpeg_operator.api.paths import RawPathMiddleware
+from ffmpeg_operator.api.routes.playout import playout_router
 from ffmpeg_operator.api.routes.process import process_router
 from ffmpeg_operator.api.wire import install_gzip, json_response
 from ffmpeg_operator.runtime.memfs import MemFS
@@ -68,6 +69,8 @@ def create_app(
         docs_url="/api/swagger/index.html",
         openapi_url="/api/swagger/doc.json",
         redoc_url=None,
+        # Echo never redirects: "/api/v3/metadata/" is a plain 404, not a 307 to the list.
+        redirect_slashes=False,
     )
     install_error_handlers(app)
     install_gzip(app)
@@ -117,6 +120,7 @@ def create_app(
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(process_router(backend))
+    app.include_router(playout_router(backend))
     if memfs is not None:
         app.include_router(memfs_router(memfs.store, memfs.username, memfs.password))
     describe_bodies(app)

@@ -109,7 +109,9 @@ def memfs_router(store: MemFS, username: str, password: str) -> APIRouter:
         created = store.put(name, await request.body())
         if not created:
             return Response(status_code=204)
-        location = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        # The path as sent (escaped, like Go's RequestURI): a header holds no raw non-latin-1 text.
+        sent: bytes = request.scope.get("raw_path") or request.url.path.encode()
+        location = sent.decode("latin-1") + (f"?{request.url.query}" if request.url.query else "")
         return Response(
             b"", status_code=201, headers={"Content-Location": location}, media_type="text/plain"
         )

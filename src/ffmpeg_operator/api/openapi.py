@@ -43,8 +43,59 @@ _RESPONSES: dict[tuple[str, str], tuple[type[BaseModel], bool]] = {
 }
 
 
+def _query(name: str, description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": {"type": "string"}, "description": description}
+
+
+_FILTER = _query("filter", "Aspects to include, comma separated (config, state, report, metadata).")
+
+# Routes read these themselves (Core's double unescaping, §1.4), so FastAPI cannot list them.
+_QUERY_PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("/api/v3/process", "get"): [
+        _FILTER,
+        _query("reference", "Only processes with this reference; ignored if empty."),
+        _query("id", "Comma separated process IDs; overrides the reference."),
+        _query("idpattern", "Glob pattern for process IDs."),
+        _query("refpattern", "Glob pattern for process references."),
+    ],
+    ("/api/v3/process/{pid}", "get"): [_FILTER],
+}
+
+
 def _ref(model: type[BaseModel]) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+#: Go's uint/uint64 bound: larger numbers are a type error of the binder.
+_UINT64_MAX = 2**64 - 1
+
+# What Core's binder enforces beyond the models' types (go-playground ``required`` and
+# ``oneof`` tags, as in datarhei's own swagger): required keys, non-empty strings, enums.
+_REQUIRED: dict[str, list[str]] = {
+    "ProcessConfig": ["input", "output"],
+    "ProcessConfigIO": ["address"],
+    "Cleanup": ["pattern"],
+    "Command": ["command"],
+}
+_NON_EMPTY = {("ProcessConfigIO", "address"), ("Cleanup", "pattern")}
+_ENUMS: dict[tuple[str, str], list[str]] = {
+    ("ProcessConfig", "type"): ["ffmpeg", ""],
+    ("Command", "command"): ["start", "stop", "restart", "reload"],
+}
+
+
+def _add_go_contract(schemas: dict[str, Any]) -> None:
+    for name, schema in schemas.items():
+        properties: dict[str, Any] = schema.get("properties", {})
+        for field, definition in properties.items():
+            if definition.get("type") == "integer" and definition.get("minimum") == 0:
+                definition.setdefault("maximum", _UINT64_MAX)
+            if (name, field) in _NON_EMPTY:
+                definition["minLength"] = 1
+            if (name, field) in _ENUMS:
+                definition["enum"] = _ENUMS[name, field]
+        if name in _REQUIRED:
+            schema["required"] = _REQUIRED[name]
 
 
 def _schemas() -> dict[str, Any]:
@@ -64,6 +115,7 @@ def _schemas() -> dict[str, Any]:
         )
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+    _add_go_contract(schemas)
     return schemas
 
 
@@ -80,6 +132,8 @@ def describe_bodies(app: FastAPI) -> None:
         for path, methods in document.get("paths", {}).items():
             for method, operation in methods.items():
                 key = (path, method)
+                if key in _QUERY_PARAMETERS:
+                    operation.setdefault("parameters", []).extend(_QUERY_PARAMETERS[key])
                 if key in _REQUEST_BODIES:
                     model = _REQUEST_BODIES[key]
                     body_schema: dict[str, Any] = _ref(model) if model is not None else {}

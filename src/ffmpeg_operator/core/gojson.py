@@ -457,7 +457,12 @@ def _scalar_value(node: _Node) -> Any:
     if node.kind == "string":
         return node.text
     if node.kind == "number":
-        return int(node.text) if re.fullmatch(r"-?\d+", node.text) else float(node.text)
+        # Go has float64 here; an integer is kept exact only while it fits in int64 (what the
+        # JSON encoder and every reader can take), beyond that it is a float64 like in Go.
+        # (At most 19 digits: int() refuses very long texts, and no longer one fits anyway.)
+        if re.fullmatch(r"-?\d{1,19}", node.text) and int(node.text) in _INT64_RANGE:
+            return int(node.text)
+        return float(node.text)
     return {"true": True, "false": False, "null": None}[node.kind]
 
 
@@ -736,6 +741,8 @@ class _Decoder:
         if kind in ("int", "uint"):
             if not re.fullmatch(r"-?\d+", text):
                 return _MISMATCH  # strconv.ParseInt/ParseUint take no fraction or exponent
+            if len(text) > 21:
+                return _MISMATCH  # out of range, and too long for int()
             integer = int(text)
             allowed = _UINT64_RANGE if kind == "uint" else _INT64_RANGE
             if integer not in allowed or (kind == "uint" and text.startswith("-")):

@@ -19,45 +19,20 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
-from pydantic import ValidationError
+# The file format itself is pure and shared with `ffmpeg-operator migrate`.
+from ffmpeg_operator.core.dbjson import DB_VERSION, Snapshot, StoredOrder, StoredProcess
+from ffmpeg_operator.core.dbjson import decode_db as _decode
+from ffmpeg_operator.core.dbjson import encode_db as _encode
 
-from ffmpeg_operator.core.models import Limits, ProcessConfig
+__all__ = ["DB_VERSION", "Snapshot", "Store", "StoreError", "StoredOrder", "StoredProcess"]
 
 log = logging.getLogger(__name__)
-
-#: The only file version this store reads and writes (datarhei Core v16's).
-DB_VERSION = 4
-
-_MIB = 1024 * 1024
-
-StoredOrder = Literal["start", "stop"]
 
 
 class StoreError(RuntimeError):
     """``db.json`` (and its backup) cannot be read; nothing was loaded."""
-
-
-@dataclass(frozen=True)
-class StoredProcess:
-    """One process as persisted: its config, the intent (order) and its timestamps."""
-
-    config: ProcessConfig
-    created_at: int
-    updated_at: int
-    order: StoredOrder = "stop"
-
-
-@dataclass
-class Snapshot:
-    """Everything ``db.json`` holds."""
-
-    processes: dict[str, StoredProcess] = field(default_factory=dict)
-    system_metadata: dict[str, Any] = field(default_factory=dict)
-    process_metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class Store:
@@ -179,103 +154,3 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# ---------------------------------------------------------------------- file format
-
-
-def _encode(snapshot: Snapshot) -> dict[str, Any]:
-    processes = {
-        process_id: {
-            "id": process_id,
-            "reference": stored.config.reference,
-            "config": _encode_config(stored.config),
-            "created_at": stored.created_at,
-            "updated_at": stored.updated_at,
-            "order": stored.order,
-        }
-        for process_id, stored in snapshot.processes.items()
-    }
-    return {
-        "version": DB_VERSION,
-        "process": processes,
-        "metadata": {
-            "system": snapshot.system_metadata,
-            "process": snapshot.process_metadata,
-        },
-    }
-
-
-def _encode_config(config: ProcessConfig) -> dict[str, Any]:
-    data = config.model_dump(mode="json")
-    # datarhei's own store keeps the limits flat (§4.10); writing them too keeps the file
-    # readable by Core itself. Our reader prefers `limits`.
-    data["limit_cpu_usage"] = config.limits.cpu_usage
-    data["limit_memory_bytes"] = config.limits.memory_mbytes * _MIB
-    data["limit_waitfor_seconds"] = config.limits.waitfor_seconds
-    return data
-
-
-def _decode(raw: bytes) -> Snapshot:
-    """Parse ``db.json``; any defect raises ValueError (json/pydantic errors are ValueErrors)."""
-    document = json.loads(raw)
-    if not isinstance(document, dict):
-        raise ValueError("db.json is not a JSON object")
-    version = document.get("version")
-    if version != DB_VERSION:
-        raise ValueError(f"unsupported db.json version {version!r}, expected {DB_VERSION}")
-
-    processes: dict[str, StoredProcess] = {}
-    for process_id, raw_entry in _object(document.get("process"), "process").items():
-        entry = _object(raw_entry, f"process {process_id!r}")
-        config = _decode_config(_object(entry.get("config"), f"config of {process_id!r}"))
-        order = entry.get("order", "stop")
-        if order not in ("start", "stop"):
-            raise ValueError(f"process {process_id!r}: invalid order {order!r}")
-        processes[process_id] = StoredProcess(
-            config=config,
-            created_at=_integer(entry.get("created_at", 0), "created_at"),
-            updated_at=_integer(entry.get("updated_at", 0), "updated_at"),
-            order=order,
-        )
-
-    metadata = _object(document.get("metadata"), "metadata")
-    process_metadata = {
-        process_id: _object(values, f"metadata of {process_id!r}")
-        for process_id, values in _object(metadata.get("process"), "metadata.process").items()
-    }
-    return Snapshot(
-        processes=processes,
-        system_metadata=_object(metadata.get("system"), "metadata.system"),
-        process_metadata=process_metadata,
-    )
-
-
-def _decode_config(data: dict[str, Any]) -> ProcessConfig:
-    if "limits" not in data and any(key.startswith("limit_") for key in data):
-        # A db.json written by datarhei Core itself.
-        data = dict(data)
-        data["limits"] = Limits(
-            cpu_usage=float(data.get("limit_cpu_usage") or 0),
-            memory_mbytes=int(data.get("limit_memory_bytes") or 0) // _MIB,
-            waitfor_seconds=int(data.get("limit_waitfor_seconds") or 0),
-        ).model_dump()
-    try:
-        return ProcessConfig.model_validate(data)
-    except ValidationError as error:
-        raise ValueError(f"invalid process config: {error}") from error
-
-
-def _object(value: Any, what: str) -> dict[str, Any]:
-    # datarhei writes null for empty maps; treat it as empty.
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"{what} is not a JSON object")
-    return value
-
-
-def _integer(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{what} is not an integer: {value!r}")
-    return value

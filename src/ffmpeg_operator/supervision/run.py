@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
 import signal as signals
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -94,6 +96,42 @@ def child_environment(parent: Mapping[str, str] | None = None) -> dict[str, str]
     return {name: source[name] for name in INHERITED_ENV_VARS if name in source}
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+_PR_SET_PDEATHSIG = 1
+_prctl = _load_prctl()
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` making Linux SIGTERM the child when we die (``kill -9`` included).
+
+    ffmpeg runs in a session of its own, so nothing else ends it with us, and a restarted
+    server would run every process twice. Linux signals when the *thread* that spawned the child
+    ends: here the event loop's, which lives as long as we do. The function runs between fork
+    and exec, so it only calls libc.
+    """
+    prctl = _prctl
+    if prctl is None:
+        return None
+    deathsig = int(signals.SIGTERM)
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, deathsig)
+        if os.getppid() != parent:
+            # We died before prctl took effect: nobody would signal this child any more.
+            os._exit(1)
+
+    return preexec
+
+
 def _resolve_binary(binary: str) -> str:
     # ffmpeg gets no PATH, so a bare name is looked up here, in our PATH, as Go's exec does.
     if os.sep in binary:
@@ -163,6 +201,7 @@ class FFmpegRun:
                 # Own session: a Ctrl-C on our terminal must not hit ffmpeg behind our back;
                 # stopping children is the supervisor's decision.
                 start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()),
             )
         except BaseException as error:
             os.close(stderr_read)

@@ -35,7 +35,9 @@ def _unknown_process() -> ApiError:
 
 
 def _query(request: Request, name: str) -> str:
-    return query_value(request.query_params.get(name, ""))
+    # Go's url.Values.Get takes the first of repeated parameters; Starlette's .get the last.
+    values = request.query_params.getlist(name)
+    return query_value(values[0] if values else "")
 
 
 def process_router(backend: ProcessBackend) -> APIRouter:

@@ -1,0 +1,319 @@
+"""Spec §12 lifecycle cases (11, 24, 26, 29–33, 38, 42) over real HTTP with real ffmpeg.
+
+Every process uses a small, paced lavfi source (see ``light_fixture``) so the 2-core machine
+stays responsive; waits poll ``/state`` with deadlines instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from acceptance_helpers import (
+    JsonDict,
+    command,
+    create,
+    light_fixture,
+    path_id,
+    process_url,
+    state,
+    wait_for,
+    wait_until,
+)
+
+from livesrv import LiveServer, free_port
+
+
+def _running(current: JsonDict) -> bool:
+    return bool(current["exec"] == "running")
+
+
+def _not_running(current: JsonDict) -> bool:
+    return current["exec"] in ("finished", "failed", "killed")
+
+
+def _report(api: httpx.Client, pid: str) -> JsonDict:
+    response = api.get(process_url(pid, "/report"))
+    assert response.status_code == 200, response.text
+    body: JsonDict = response.json()
+    return body
+
+
+def _log_lines(report: JsonDict) -> list[str]:
+    return [line for _, line in report["log"]]
+
+
+def _process(**overrides: Any) -> JsonDict:
+    """F with the light input, encoding to the null muxer.
+
+    F's ``-codec:v copy`` writes no packets with ffmpeg ≥ 7 (lavfi frames cannot be copied),
+    so its frame counter stays 0; encoding ``wrapped_avframe`` costs nothing and counts frames.
+    """
+    config = light_fixture(**overrides)
+    config["output"][0]["options"] = ["-f", "null"]
+    return config
+
+
+def _one_second_output(**overrides: Any) -> JsonDict:
+    """A process whose ffmpeg ends by itself after one second of output."""
+    config = _process(**overrides)
+    config["output"][0]["options"] = ["-t", "1", "-f", "null"]
+    return config
+
+
+def _with_progress(current: JsonDict) -> bool:
+    return _running(current) and current["progress"]["frame"] > 0
+
+
+# ---------------------------------------------------------------------------------- case 11
+
+
+def test_omitted_autostart_starts_the_process_at_once(api: httpx.Client) -> None:
+    config = _process()
+    del config["autostart"]
+    create(api, config)
+    assert state(api, config["id"])["order"] == "start"
+    wait_for(api, config["id"], _running, timeout=5)
+
+
+# ---------------------------------------------------------------------------------- case 24
+
+
+def test_update_of_a_running_process_restarts_it_and_keeps_metadata_history(
+    api: httpx.Client, server: LiveServer
+) -> None:
+    config = _process(autostart=True, reconnect=False, options=["-y"])
+    pid = config["id"]
+    config["output"][0].update(
+        address="{diskfs}/{processid}.ts",
+        options=["-codec:v", "mpeg2video", "-f", "mpegts"],
+        cleanup=[{"pattern": "diskfs:/{processid}.ts", "purge_on_delete": True}],
+    )
+    old_file = server.data_dir / "disk" / f"{pid}.ts"
+    create(api, config)
+    wait_until(old_file.exists, 10, what="ts file")
+    # A second run puts the first into the report history.
+    assert command(api, pid, "stop").status_code == 200
+    assert command(api, pid, "start").status_code == 200
+    wait_for(api, pid, _running)
+    assert api.put(process_url(pid, "/metadata/owner"), json={"team": 7}).status_code == 200
+    history = _report(api, pid)["history"]
+    assert len(history) == 1
+
+    config["output"][0]["address"] = "{diskfs}/{processid}_new.ts"
+    response = api.put(process_url(pid), json=config)
+
+    assert response.status_code == 200, response.text
+    after = state(api, pid)
+    assert after["order"] == "start"
+    assert after["exec"] == "running"
+    assert str(server.data_dir / "disk" / f"{pid}_new.ts") in after["command"]
+    assert not old_file.exists(), "purge_on_delete of the replaced process must delete its files"
+    assert api.get(process_url(pid, "/metadata")).json() == {"owner": {"team": 7}}
+    assert _report(api, pid)["history"] == history
+
+
+# ---------------------------------------------------------------------------------- case 26
+
+
+def test_stop_ends_ffmpeg_with_sigint_within_the_grace(api: httpx.Client) -> None:
+    config = _process(autostart=True)
+    pid = config["id"]
+    create(api, config)
+    wait_for(api, pid, _with_progress)
+
+    began = time.monotonic()
+    response = command(api, pid, "stop")
+    took = time.monotonic() - began
+
+    assert response.status_code == 200
+    assert response.json() == "OK"
+    assert took < 5
+    after = state(api, pid)
+    assert (after["order"], after["exec"]) == ("stop", "finished")
+    # ffmpeg's own words for exit status 255 after SIGINT.
+    assert any("received signal 2" in line for line in _log_lines(_report(api, pid)))
+
+
+# ---------------------------------------------------------------------------------- case 29
+
+
+def test_natural_end_without_reconnect_stays_down_until_stop_and_start(
+    api: httpx.Client,
+) -> None:
+    config = _one_second_output(autostart=True, reconnect=False)
+    pid = config["id"]
+    create(api, config)
+    wait_for(api, pid, _running)
+    ended = wait_for(api, pid, _not_running, timeout=6)
+    assert (ended["exec"], ended["order"], ended["reconnect_seconds"]) == ("finished", "start", -1)
+    run_started = _report(api, pid)["created_at"]
+
+    for verb in ("start", "restart"):
+        assert command(api, pid, verb).status_code == 200
+        # Either verb would have spawned before answering; the same run is still the latest.
+        assert state(api, pid)["exec"] == "finished", verb
+        assert _report(api, pid)["created_at"] == run_started, verb
+
+    assert command(api, pid, "stop").status_code == 200
+    assert command(api, pid, "start").status_code == 200
+    assert state(api, pid)["exec"] == "running"
+    assert len(_report(api, pid)["history"]) == 1
+
+
+# ---------------------------------------------------------------------------------- case 30
+
+
+def test_reconnect_counts_down_then_runs_again(api: httpx.Client) -> None:
+    delay = 3
+    config = _one_second_output(autostart=True, reconnect=True, reconnect_delay_seconds=delay)
+    pid = config["id"]
+    create(api, config)
+    wait_for(api, pid, _running)
+    down = wait_for(api, pid, _not_running, timeout=6, interval=0.05)
+    went_down = time.monotonic()
+    countdown = [down["reconnect_seconds"]]
+    current = down
+    while not _running(current):
+        assert time.monotonic() - went_down < delay + 2, f"no reconnect: {current}"
+        time.sleep(0.05)
+        current = state(api, pid)
+        if not _running(current):
+            countdown.append(current["reconnect_seconds"])
+    back_after = time.monotonic() - went_down
+
+    assert abs(back_after - delay) <= 1, back_after
+    assert current["reconnect_seconds"] == -1
+    assert countdown[0] <= delay
+    assert countdown == sorted(countdown, reverse=True), countdown
+    assert {2, 1, 0} <= set(countdown), countdown
+
+
+# ---------------------------------------------------------------------------------- case 31
+
+
+def test_restart_with_reconnect_is_down_then_back_after_the_delay(api: httpx.Client) -> None:
+    config = _process(autostart=True, reconnect=True, reconnect_delay_seconds=2)
+    pid = config["id"]
+    create(api, config)
+    # Progress shows ffmpeg has its SIGINT handler; before that SIGINT kills it (exec killed).
+    wait_for(api, pid, _with_progress)
+
+    assert command(api, pid, "restart").status_code == 200
+    restarted = time.monotonic()
+
+    after = state(api, pid)
+    assert (after["exec"], after["order"]) == ("finished", "start")
+    assert 0 <= after["reconnect_seconds"] <= 2
+    wait_for(api, pid, _running, timeout=4, interval=0.05)
+    assert 1.5 <= time.monotonic() - restarted <= 3.0
+
+
+# ---------------------------------------------------------------------------------- case 32
+
+
+def test_stale_timeout_stops_an_input_that_never_delivers(api: httpx.Client) -> None:
+    # ffmpeg waits for an HTTP client that never comes: no frame, no progress at all.
+    config = _process(autostart=True, reconnect=False, stale_timeout_seconds=2)
+    config["input"][0].update(
+        address=f"http://127.0.0.1:{free_port()}/never", options=["-listen", "1"]
+    )
+    pid = config["id"]
+    create(api, config)
+    started = time.monotonic()
+    wait_for(api, pid, _running, timeout=2)
+
+    stopped = wait_for(api, pid, _not_running, timeout=6, interval=0.05)
+
+    assert 2 <= time.monotonic() - started <= 4.5
+    assert stopped["order"] == "start"
+    assert any("Stale timeout" in line for line in _log_lines(_report(api, pid)))
+
+
+# ---------------------------------------------------------------------------------- case 33
+
+
+def test_memory_limit_without_waitfor_stops_at_the_first_sample(api: httpx.Client) -> None:
+    limits = {"cpu_usage": 0, "memory_mbytes": 1, "waitfor_seconds": 0}
+    config = _process(autostart=True, reconnect=False, limits=limits)
+    pid = config["id"]
+    create(api, config)
+    started = time.monotonic()
+
+    stopped = wait_for(api, pid, _not_running, timeout=5, interval=0.05)
+
+    assert time.monotonic() - started <= 3
+    assert stopped["order"] == "start"
+    assert api.get(process_url(pid, "/config")).json()["limits"]["memory_mbytes"] == 1
+    assert any("Memory limit exceeded" in line for line in _log_lines(_report(api, pid)))
+
+
+# ---------------------------------------------------------------------------------- case 38
+
+
+# Half-second HLS segments PUT into memfs (a keyframe every 5 frames at 10 fps).
+# fmt: off
+_HLS_TO_MEMFS = [
+    "-codec:v", "mpeg2video", "-g", "5",
+    "-f", "hls", "-hls_time", "0.5", "-hls_list_size", "3",
+    "-hls_segment_filename", "{memfs}/{processid}_%d.ts", "-method", "PUT",
+]
+# fmt: on
+
+
+def _segments(api: httpx.Client, pid: str) -> list[int]:
+    """Numbers of this process's HLS segments in memfs, ascending."""
+    names = [entry["name"] for entry in api.get("/memfs").json()]
+    prefix = f"/{pid}_"
+    return sorted(
+        int(n[len(prefix) : -3]) for n in names if n.startswith(prefix) and n.endswith(".ts")
+    )
+
+
+def test_cleanup_keeps_the_newest_hls_segments_in_memfs(api: httpx.Client) -> None:
+    config = _process(autostart=True, reconnect=False)
+    pid = config["id"]
+    config["output"][0].update(
+        address="{memfs}/{processid}.m3u8",
+        options=_HLS_TO_MEMFS,
+        cleanup=[{"pattern": "memfs:/{processid}_*.ts", "max_files": 3}],
+    )
+    create(api, config)
+    wait_until(lambda: (_segments(api, pid) or [0])[-1] >= 6, 10, what="seven segments")
+
+    playlist = api.get(f"/memfs/{path_id(pid)}.m3u8")
+    assert playlist.status_code == 200
+    assert playlist.text.startswith("#EXTM3U")
+    assert f"{pid}_" in playlist.text
+    # Once no segment is added any more, the next cleanup pass leaves the newest three.
+    assert command(api, pid, "stop").status_code == 200
+    newest = _segments(api, pid)[-3:]
+    wait_until(lambda: _segments(api, pid) == newest, 3, what="three segments left")
+
+
+# ---------------------------------------------------------------------------------- case 42
+
+
+def test_report_keeps_previous_run_and_logs_without_progress_lines(api: httpx.Client) -> None:
+    config = _process()
+    pid = config["id"]
+    create(api, config)
+    for _ in range(2):
+        assert command(api, pid, "start").status_code == 200
+        wait_for(api, pid, _with_progress)
+        assert command(api, pid, "stop").status_code == 200
+
+    report = _report(api, pid)
+
+    assert len(report["history"]) == 1
+    now = time.time()
+    for entry in [report, *report["history"]]:
+        assert entry["prelude"]
+        assert entry["log"]
+        for logged in entry["log"]:
+            assert isinstance(logged, list) and len(logged) == 2
+            stamp, line = logged
+            assert isinstance(stamp, str) and stamp.isdigit()
+            assert now - 60 <= int(stamp) <= now + 1
+            assert not line.startswith("frame=")
