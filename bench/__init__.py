@@ -1,0 +1,1 @@
+"""Benchmarks of ffmpeg-operator against its targets (not tests): ``python -m bench``."""
