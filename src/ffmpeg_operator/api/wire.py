@@ -24,7 +24,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ffmpeg_operator.api.errors import ApiError
 from ffmpeg_operator.core.errors import DecodeError
 from ffmpeg_operator.core.gojson import check_request
-from ffmpeg_operator.core.models import DATARHEI_NUMBERS, ProcessConfig, ProcessState, Progress
+from ffmpeg_operator.core.models import (
+    DATARHEI_NUMBERS,
+    ProcessConfig,
+    ProcessReport,
+    ProcessState,
+    Progress,
+)
 from ffmpeg_operator.core.numbers import FormattedNumber
 
 #: The route group Core compresses (§1.5).
@@ -38,32 +44,38 @@ GZIP_LEVEL = 1
 GZIP_THREAD_MINIMUM_SIZE = 4 * 2**20
 
 
-class _ConfigJson:
-    """Serialised configs by identity: lists write the same few hundred configs again and again.
+class _ValueJson:
+    """Serialised read models by identity: lists write the same few hundred configs, reports
+    and idle states again and again.
 
-    Sound because a stored :class:`ProcessConfig` is a value: the engine and the Kubernetes
-    backend replace a config on every change, nothing changes one in place. An entry leaves
-    with its config (weak reference), so an id is never matched to a later object.
+    Sound because these models are values: the engines replace a config on every change and
+    hand out the same report/state object only while nothing it shows changed; nothing changes
+    one in place. An entry leaves with its model (weak reference), so an id is never matched
+    to a later object.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[int, tuple[weakref.ref[ProcessConfig], orjson.Fragment]] = {}
+        self._entries: dict[int, tuple[weakref.ref[BaseModel], orjson.Fragment]] = {}
 
-    def fragment(self, config: ProcessConfig) -> orjson.Fragment:
-        key = id(config)
+    def fragment(self, model: BaseModel, data: dict[str, Any]) -> orjson.Fragment:
+        key = id(model)
         entry = self._entries.get(key)
-        if entry is not None and entry[0]() is config:
+        if entry is not None and entry[0]() is model:
             return entry[1]
-        fragment = orjson.Fragment(orjson.dumps(_model_data(config), default=_encode_extra))
-        self._entries[key] = (weakref.ref(config, lambda _: self._entries.pop(key, None)), fragment)
+        fragment = orjson.Fragment(orjson.dumps(data, default=_encode_extra))
+        self._entries[key] = (weakref.ref(model, lambda _: self._entries.pop(key, None)), fragment)
         return fragment
+
+    def cached(self, model: BaseModel) -> orjson.Fragment | None:
+        entry = self._entries.get(id(model))
+        return entry[1] if entry is not None and entry[0]() is model else None
 
 
 def _model_data(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(context={DATARHEI_NUMBERS: True})
 
 
-_CONFIG_JSON = _ConfigJson()
+_VALUE_JSON = _ValueJson()
 # A process that is not running shows the all-zero progress; its JSON never changes.
 _IDLE_PROGRESS = Progress()
 
@@ -87,12 +99,15 @@ def _encode_extra(value: Any) -> Any:
     # orjson calls this for every value it cannot serialise itself, recursively.
     if isinstance(value, FormattedNumber):
         return orjson.Fragment(value.text.encode())
-    if type(value) is ProcessConfig:
-        return _CONFIG_JSON.fragment(value)
-    if type(value) is Progress and value == _IDLE_PROGRESS:
+    kind = type(value)
+    if kind is ProcessConfig or kind is ProcessReport:
+        hit = _VALUE_JSON.cached(value)
+        return hit if hit is not None else _VALUE_JSON.fragment(value, _model_data(value))
+    if kind is Progress and value == _IDLE_PROGRESS:
         return _idle_progress_json()
-    if type(value) is ProcessState:
-        return _state_data(value)
+    if kind is ProcessState:
+        hit = _VALUE_JSON.cached(value)
+        return hit if hit is not None else _VALUE_JSON.fragment(value, _state_data(value))
     if isinstance(value, BaseModel):
         return _model_data(value)
     raise TypeError(f"cannot serialise {type(value).__name__} as JSON")

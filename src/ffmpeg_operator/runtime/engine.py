@@ -184,18 +184,7 @@ class LocalEngine:
             process = self._processes.get(pid)
             if process is None:
                 continue
-            found.append(
-                Process(
-                    id=process.id,
-                    reference=process.config.reference,
-                    created_at=process.created_at,
-                    updated_at=process.updated_at,
-                    config=process.config if "config" in aspects else None,
-                    state=process.state(now) if "state" in aspects else None,
-                    report=process.report() if "report" in aspects else None,
-                    metadata=process.metadata if "metadata" in aspects else None,
-                )
-            )
+            found.append(process.view(aspects, now))
         return found
 
     async def get_config(self, pid: str) -> ProcessConfig:

@@ -27,6 +27,7 @@ from typing import Any
 from ffmpeg_operator.core.ffmpeg import ProgressBlockParser, StockStderr
 from ffmpeg_operator.core.models import (
     ExecState,
+    Process,
     ProcessConfig,
     ProcessReport,
     ProcessState,
@@ -71,6 +72,24 @@ class RunSettings:
     log_lines: int = 50
 
 
+def _stopped_progress() -> Progress:
+    # Every field given: model_construct would otherwise inspect each default factory.
+    return Progress.model_construct(
+        inputs=[],
+        outputs=[],
+        frame=0,
+        packet=0,
+        fps=0.0,
+        q=0.0,
+        size_kb=0,
+        time=0.0,
+        bitrate_kbit=0.0,
+        speed=0.0,
+        drop=0,
+        dup=0,
+    )
+
+
 class LocalProcess:
     """A process of the embedded engine. All methods run in the engine's event loop."""
 
@@ -100,6 +119,12 @@ class LocalProcess:
         self._exec: ExecState = "finished"
         self._exec_changed = time.time()
         self._report = RunReport(created_at=int(time.time()), log=LogRing(settings.log_lines))
+        # Read models are values: while nothing they show changed, the same object is handed
+        # out again, so the wire layer serialises it once (lists of hundreds of processes).
+        self._log_version = 0
+        self._state_cache: tuple[tuple[object, ...], ProcessState] | None = None
+        self._report_cache: tuple[tuple[object, ...], ProcessReport] | None = None
+        self._views: dict[frozenset[str], tuple[tuple[object, ...], Process]] = {}
         self._tracker = ProgressTracker(
             [io.id for io in config.input], [io.id for io in config.output]
         )
@@ -165,10 +190,33 @@ class LocalProcess:
 
     def state(self, now: float | None = None) -> ProcessState:
         now = time.time() if now is None else now
+        if self.running:
+            return self._build_state(now)
+        key = (
+            int(now - self._exec_changed),
+            self.order,
+            self._exec,
+            id(self.prepared),
+            self._log_version,
+            self.config.reconnect,
+        )
+        if self._state_cache is None or self._state_cache[0] != key:
+            self._state_cache = (key, self._build_state(now))
+        return self._state_cache[1]
+
+    def _build_state(self, now: float) -> ProcessState:
         if self.prepared is None:
             # An invalid task (dangling reference at load): Core returns an empty state.
-            return ProcessState(
-                order="", exec="", runtime_seconds=0, reconnect_seconds=0, command=None
+            return ProcessState.model_construct(
+                order="",
+                exec="",
+                runtime_seconds=0,
+                reconnect_seconds=0,
+                last_logline="",
+                progress=_stopped_progress(),
+                memory_bytes=0,
+                cpu_usage=0.0,
+                command=None,
             )
         since = max(0.0, now - self._exec_changed)
         reconnect_seconds = -1
@@ -180,9 +228,11 @@ class LocalProcess:
         ):
             reconnect_seconds = max(0, int(self.config.reconnect_delay_seconds - since))
         sample = self._monitor.latest if self._monitor is not None and self.running else NO_SAMPLE
-        progress = self._tracker.progress if self.running else Progress()
-        return ProcessState(
-            order=self.order,
+        progress = self._tracker.progress if self.running else _stopped_progress()
+        # Read models are built from trusted values: skipping validation keeps listing 200
+        # processes cheap (bench/embedded.py, figure b).
+        return ProcessState.model_construct(
+            order="start" if self.order == "start" else "stop",
             exec=self._exec,
             runtime_seconds=int(since),
             reconnect_seconds=reconnect_seconds,
@@ -193,9 +243,38 @@ class LocalProcess:
             command=list(self.prepared.command),
         )
 
+    def view(self, aspects: frozenset[str], now: float | None = None) -> Process:
+        """The list item / ``GET /process/{id}`` with the selected aspects (§2.2)."""
+        config = self.config if "config" in aspects else None
+        state = self.state(now) if "state" in aspects else None
+        report = self.report() if "report" in aspects else None
+        metadata = self.metadata if "metadata" in aspects else None
+        key = (id(config), id(state), id(report), id(metadata), self.created_at, self.updated_at)
+        cached = self._views.get(aspects)
+        if cached is None or cached[0] != key:
+            view = Process.model_construct(
+                id=self.id,
+                type="ffmpeg",
+                reference=self.config.reference,
+                created_at=self.created_at,
+                updated_at=self.updated_at,
+                config=config,
+                state=state,
+                report=report,
+                metadata=metadata,
+            )
+            self._views[aspects] = cached = (key, view)
+        return cached[1]
+
     def report(self) -> ProcessReport:
+        key = (id(self._report), self._log_version, id(self.history))
+        if self._report_cache is None or self._report_cache[0] != key:
+            self._report_cache = (key, self._build_report())
+        return self._report_cache[1]
+
+    def _build_report(self) -> ProcessReport:
         current = self._report.entry()
-        return ProcessReport(
+        return ProcessReport.model_construct(
             created_at=current.created_at,
             prelude=current.prelude,
             log=current.log,
@@ -211,6 +290,7 @@ class LocalProcess:
 
     def _log(self, line: str) -> None:
         self._report.log.append(line)
+        self._log_version += 1
 
     async def _spawn(self) -> None:
         if self.prepared is None or self._closed:
@@ -300,6 +380,7 @@ class LocalProcess:
         parsed = self._report.stderr.feed(line)
         if parsed.kind == "log":
             self._report.log.append(line)
+            self._log_version += 1
         if not self._streams_known and self._report.stderr.dump is not None:
             self._tracker.set_streams(self._report.stderr.dump)
             self._streams_known = True
