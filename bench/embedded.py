@@ -13,12 +13,13 @@ free port, temporary data directory), driven over real HTTP by a keep-alive http
 from __future__ import annotations
 
 import contextlib
+import socket
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 import psutil
@@ -128,6 +129,63 @@ def start_latency(client: httpx.Client, plan: Plan, binary: str) -> list[Figure]
 # --------------------------------------------------------------------------- (b), (d)
 
 
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 client on a plain socket.
+
+    httpx costs the benchmark's own process about a millisecond per request (headers, gzip,
+    decoding), which is not the server's latency; this client sends fixed request bytes and
+    reads exactly Content-Length bytes back, so the figure is the server's (as a C tool like
+    wrk would measure it).
+    """
+
+    def __init__(self, base_url: str) -> None:
+        host, port = base_url.removeprefix("http://").split(":")
+        self._host = f"{host}:{port}"
+        self._sock = socket.create_connection((host, int(port)))
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._file = self._sock.makefile("rb")
+
+    def get(self, target: str) -> bytes:
+        request = (
+            f"GET {target} HTTP/1.1\r\nHost: {self._host}\r\n"
+            "Accept-Encoding: gzip\r\nConnection: keep-alive\r\n\r\n"
+        )
+        self._sock.sendall(request.encode())
+        status = self._file.readline()
+        length = 0
+        while True:
+            line = self._file.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        body = self._file.read(length)
+        if not status.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"GET {target}: {status!r}")
+        return body
+
+    def close(self) -> None:
+        self._file.close()
+        self._sock.close()
+
+
+def _raw_latencies(base_url: str, params: dict[str, str], count: int) -> list[float]:
+    target = "/api/v3/process" + ("?" + urlencode(params) if params else "")
+    client = RawClient(base_url)
+    try:
+        for _ in range(min(20, count)):
+            client.get(target)
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            client.get(target)
+            samples.append(time.perf_counter() - started)
+        return samples
+    finally:
+        client.close()
+
+
 def _latencies(client: httpx.Client, params: dict[str, str], count: int) -> list[float]:
     for _ in range(min(20, count)):  # warm-up: connection, caches, allocator
         client.get("/api/v3/process", params=params).raise_for_status()
@@ -159,7 +217,8 @@ def list_latency_and_memory(
         ("?filter=config", {"filter": "config"}, 1.0, "datarhei 0.81 ms"),
     )
     for label, params, target, reference in variants:
-        samples = _latencies(client, params, plan.list_requests)
+        samples = _raw_latencies(server.base_url, params, plan.list_requests)
+        with_httpx = _latencies(client, params, plan.list_requests)
         size = len(client.get("/api/v3/process", params=params).content)
         figures.append(
             Figure(
@@ -168,8 +227,9 @@ def list_latency_and_memory(
                 "ms",
                 target=target,
                 reference=reference,
-                note=f"p90 {_ms(_quantile(samples, 0.9)):.2f} ms over {len(samples)} requests, "
-                f"{size} bytes uncompressed (client accepts gzip)",
+                note=f"p90 {_ms(_quantile(samples, 0.9)):.2f} ms over {len(samples)} requests "
+                f"of a raw keep-alive client, gzip accepted, {size} bytes uncompressed; "
+                f"with httpx as the client: median {_ms(statistics.median(with_httpx)):.2f} ms",
             )
         )
     loaded_rss = server.rss_mib()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -111,6 +112,12 @@ def _encode_extra(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return _model_data(value)
     raise TypeError(f"cannot serialise {type(value).__name__} as JSON")
+
+
+def cached_json(model: BaseModel, build: Callable[[], Any]) -> orjson.Fragment:
+    """The JSON of ``build()``, made once per ``model`` object (a value: :class:`_ValueJson`)."""
+    hit = _VALUE_JSON.cached(model)
+    return hit if hit is not None else _VALUE_JSON.fragment(model, build())
 
 
 def dumps(content: Any) -> bytes:

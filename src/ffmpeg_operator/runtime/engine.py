@@ -326,19 +326,17 @@ class LocalEngine:
 
     async def set_metadata(self, pid: str | None, key: str, value: Any) -> None:
         async with self._lock:
-            if pid is None:
-                target = self._system_metadata
-            else:
-                process = self._get(pid)
-                if process.metadata is None:
-                    process.metadata = {}
-                target = process.metadata
+            current = self._system_metadata if pid is None else self._get(pid).metadata
+            # Copy on write: read models hold the old dict, which must stay as it was.
+            updated = dict(current or {})
             if value is None:
-                target.pop(key, None)
+                updated.pop(key, None)
             else:
-                target[key] = value
-            if pid is not None and not target:
-                self._processes[pid].metadata = None
+                updated[key] = value
+            if pid is None:
+                self._system_metadata = updated
+            else:
+                self._processes[pid].metadata = updated or None
             await self._persist()
 
     async def skills(self, reload: bool = False) -> Skills:

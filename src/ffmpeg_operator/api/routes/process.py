@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.errors import ApiError
 from ffmpeg_operator.api.paths import path_param
-from ffmpeg_operator.api.wire import json_response, read_json_body
+from ffmpeg_operator.api.wire import cached_json, json_response, read_json_body
 from ffmpeg_operator.core import gojson
 from ffmpeg_operator.core.errors import (
     CommandFailedError,
@@ -25,7 +25,7 @@ from ffmpeg_operator.core.errors import (
     UnknownProcessError,
 )
 from ffmpeg_operator.core.listing import ListQuery, parse_filter, query_value, select_processes
-from ffmpeg_operator.core.models import Probe
+from ffmpeg_operator.core.models import Probe, Process
 
 KNOWN_COMMANDS = ("start", "stop", "restart", "reload")
 
@@ -53,8 +53,9 @@ def process_router(backend: ProcessBackend) -> APIRouter:
             refpattern=_query(request, "refpattern"),
         )
         ids = select_processes(await backend.list_references(), query)
-        processes = await backend.get_processes(ids, parse_filter(query.filter))
-        return json_response([_process_json(p, parse_filter(query.filter)) for p in processes])
+        aspects = parse_filter(query.filter)
+        processes = await backend.get_processes(ids, aspects)
+        return json_response([_process_item(p, aspects) for p in processes])
 
     @router.post("/api/v3/process")
     async def create_process(request: Request) -> Response:
@@ -79,7 +80,7 @@ def process_router(backend: ProcessBackend) -> APIRouter:
         found = await backend.get_processes([path_param(pid)], aspects)
         if not found:
             raise _unknown_process()
-        return json_response(_process_json(found[0], aspects))
+        return json_response(_process_item(found[0], aspects))
 
     @router.put("/api/v3/process/{pid}")
     async def update_process(pid: str, request: Request) -> Response:
@@ -213,7 +214,13 @@ async def _metadata_body(request: Request, key: str) -> Any:
         raise ApiError(400, "Invalid JSON", str(error)) from error
 
 
-def _process_json(process: Any, aspects: frozenset[str]) -> dict[str, Any]:
+def _process_item(process: Process, aspects: frozenset[str]) -> Any:
+    # A backend hands out the same Process object while nothing in it changed (and only for
+    # one set of aspects), so its JSON is made once.
+    return cached_json(process, lambda: _process_json(process, aspects))
+
+
+def _process_json(process: Process, aspects: frozenset[str]) -> dict[str, Any]:
     """A Process with exactly the selected aspects; ``metadata`` present as null when selected."""
     data: dict[str, Any] = {
         "id": process.id,
