@@ -6,6 +6,7 @@ Kubernetes client.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+class Backend(StrEnum):
+    """What ``serve`` runs processes with."""
+
+    local = "local"
+    kubernetes = "kubernetes"
 
 
 @app.callback()
@@ -58,33 +66,68 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
             envvar="FFMPEG_OPERATOR_MEMFS_PASSWORD", help="memfs write password (default: random)."
         ),
     ] = "",
+    backend: Annotated[
+        Backend,
+        typer.Option(
+            help="local: ffmpeg children of this process; kubernetes: FFmpegProcess "
+            "objects run by the operator."
+        ),
+    ] = Backend.local,
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            "-n",
+            envvar="FFMPEG_OPERATOR_NAMESPACE",
+            help="kubernetes: namespace of the FFmpegProcess objects (default: the Pod's, "
+            "else the kubeconfig context's).",
+        ),
+    ] = None,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            help="kubernetes: kubeconfig file (default: in-cluster inside a Pod, "
+            "else $KUBECONFIG or ~/.kube/config)."
+        ),
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option(help="kubernetes: kubeconfig context (default: current).")
+    ] = None,
 ) -> None:
-    """Serve the datarhei v3 process API over local ffmpeg processes (embedded mode)."""
+    """Serve the datarhei v3 process API over local ffmpeg processes or FFmpegProcess objects."""
     import uvicorn
 
-    from ffmpeg_operator.api.server import ServeOptions, build_local_app
+    from ffmpeg_operator.api.server import ServeOptions, build_kubernetes_app, build_local_app
 
     if auth_user and not auth_password:
         raise typer.BadParameter("--auth-password is required with --auth-user")
-    app_, _engine = build_local_app(
-        ServeOptions(
-            host=host,
-            port=port,
-            data_dir=data_dir,
-            ffmpeg=ffmpeg,
-            auth_user=auth_user,
-            auth_password=auth_password,
-            memfs_password=memfs_password,
-        )
+    options = ServeOptions(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        ffmpeg=ffmpeg,
+        auth_user=auth_user,
+        auth_password=auth_password,
+        memfs_password=memfs_password,
+        namespace=namespace,
+        kubeconfig=kubeconfig,
+        kube_context=context,
     )
+    if backend is Backend.kubernetes:
+        app_ = build_kubernetes_app(options)
+    else:
+        app_, _engine = build_local_app(options)
     uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()
 def agent(  # noqa: PLR0917 - one parameter per CLI flag
     progress_port: Annotated[
-        int, typer.Option(help="Loopback port of ffmpeg's -progress tcp://127.0.0.1:<port>.")
+        int, typer.Option(help="Port of ffmpeg's -progress tcp://<progress-host>:<port>.")
     ],
+    progress_host: Annotated[
+        str, typer.Option(help="Address the progress listener binds (the Pod's loopback).")
+    ] = "127.0.0.1",
     process_id: Annotated[str, typer.Option(help="The process ID (metrics label).")] = "",
     ffmpeg: Annotated[
         str, typer.Option(help="ffmpeg binary to look for in the shared PID namespace.")
@@ -132,6 +175,7 @@ def agent(  # noqa: PLR0917 - one parameter per CLI flag
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     options = AgentOptions(
         progress_port=progress_port,
+        progress_host=progress_host,
         process_id=process_id,
         ffmpeg=ffmpeg,
         http_host=http_host,
@@ -145,6 +189,50 @@ def agent(  # noqa: PLR0917 - one parameter per CLI flag
         termination_message_path=termination_message_path,
     )
     asyncio.run(run_agent(options))
+
+
+@app.command("operator")
+def operator_command(  # noqa: PLR0917 - one parameter per CLI flag
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--namespace",
+            "-n",
+            help="Namespace to watch (repeatable; default: $FFMPEG_OPERATOR_NAMESPACE).",
+        ),
+    ] = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Watch every namespace.")
+    ] = False,
+    peering: Annotated[
+        str | None,
+        typer.Option(help="KopfPeering to join (one active replica); none: standalone."),
+    ] = None,
+    priority: Annotated[
+        int | None,
+        typer.Option(help="Peering priority (default: derived from $FFMPEG_OPERATOR_POD_NAME)."),
+    ] = None,
+    liveness: Annotated[
+        str | None,
+        typer.Option(help="kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False,
+) -> None:
+    """Run the Kubernetes operator: FFmpegProcess objects in, run Pods and status out."""
+    from ffmpeg_operator.operator.main import OperatorOptions, run_operator
+
+    options = OperatorOptions(
+        namespaces=tuple(namespace or ()),
+        all_namespaces=all_namespaces,
+        peering=peering,
+        priority=priority,
+        liveness=liveness,
+        verbose=verbose,
+    )
+    try:
+        run_operator(options)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 @app.command()

@@ -10,7 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from acceptance_helpers import create, fixture, process_url
+
+
+@pytest.fixture
+def api(backend_api: httpx.Client) -> httpx.Client:
+    """Every case here is backend-independent: it runs on both backends."""
+    return backend_api
 
 
 def client_io(io_id: str, address: str, options: list[str] | None) -> dict[str, Any]:

@@ -20,6 +20,12 @@ from acceptance_helpers import (
 )
 
 
+@pytest.fixture
+def api(backend_api: httpx.Client) -> httpx.Client:
+    """Every case here is backend-independent: it runs on both backends."""
+    return backend_api
+
+
 def ffmpeg_with_marker(marker: str) -> list[psutil.Process]:
     """Live OS processes whose command line carries ``marker`` (our ffmpeg children)."""
     found = []
@@ -126,6 +132,7 @@ def test_command_verb_is_case_sensitive(api: httpx.Client) -> None:
 # --- case 34: delete ----------------------------------------------------------------------------
 
 
+@pytest.mark.needs_operator
 def test_delete_running_process_answers_ok_after_ffmpeg_exited(api: httpx.Client) -> None:
     config = create(api, marked_fixture())
     wait_for(api, config["id"], lambda s: s["exec"] == "running" and s["progress"]["frame"] > 0)

@@ -27,16 +27,24 @@ from acceptance_helpers import (
     wait_for,
 )
 
-from livesrv import LiveServer
+from backends import BackendServer, require_runs
+
+
+@pytest.fixture
+def api(backend_api: httpx.Client) -> httpx.Client:
+    """Every case here is backend-independent: it runs on both backends."""
+    return backend_api
+
 
 # --- a process that ran twice: every part of state and report is filled ---------------------
 
 
 @pytest.fixture(scope="module")
-def ran_twice(server: LiveServer) -> Iterator[str]:
+def ran_twice(backend_server: BackendServer) -> Iterator[str]:
     """A running process with one archived run (report history) and live progress."""
+    require_runs(backend_server)
     config = light_fixture(autostart=True, reconnect=False)
-    with server.client() as api:
+    with backend_server.live.client() as api:
         create(api, config)
         pid = config["id"]
         wait_for(api, pid, lambda s: s["progress"]["frame"] > 0)

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from acceptance_helpers import (
     JsonDict,
     command,
@@ -22,7 +23,17 @@ from acceptance_helpers import (
     wait_until,
 )
 
-from livesrv import LiveServer, free_port
+from backends import BackendServer
+from livesrv import free_port
+
+# Every case runs ffmpeg: on Kubernetes that takes the operator (and the pod runner).
+pytestmark = pytest.mark.needs_operator
+
+
+@pytest.fixture
+def api(backend_api: httpx.Client) -> httpx.Client:
+    """Every case here is backend-independent: it runs on both backends."""
+    return backend_api
 
 
 def _running(current: JsonDict) -> bool:
@@ -81,7 +92,7 @@ def test_omitted_autostart_starts_the_process_at_once(api: httpx.Client) -> None
 
 
 def test_update_of_a_running_process_restarts_it_and_keeps_metadata_history(
-    api: httpx.Client, server: LiveServer
+    api: httpx.Client, backend_server: BackendServer
 ) -> None:
     config = _process(autostart=True, reconnect=False, options=["-y"])
     pid = config["id"]
@@ -90,7 +101,7 @@ def test_update_of_a_running_process_restarts_it_and_keeps_metadata_history(
         options=["-codec:v", "mpeg2video", "-f", "mpegts"],
         cleanup=[{"pattern": "diskfs:/{processid}.ts", "purge_on_delete": True}],
     )
-    old_file = server.data_dir / "disk" / f"{pid}.ts"
+    old_file = backend_server.disk_files / f"{pid}.ts"
     create(api, config)
     wait_until(old_file.exists, 10, what="ts file")
     # A second run puts the first into the report history.
@@ -108,7 +119,7 @@ def test_update_of_a_running_process_restarts_it_and_keeps_metadata_history(
     after = state(api, pid)
     assert after["order"] == "start"
     assert after["exec"] == "running"
-    assert str(server.data_dir / "disk" / f"{pid}_new.ts") in after["command"]
+    assert f"{backend_server.disk_dir}/{pid}_new.ts" in after["command"]
     assert not old_file.exists(), "purge_on_delete of the replaced process must delete its files"
     assert api.get(process_url(pid, "/metadata")).json() == {"owner": {"team": 7}}
     assert _report(api, pid)["history"] == history
@@ -117,6 +128,9 @@ def test_update_of_a_running_process_restarts_it_and_keeps_metadata_history(
 # ---------------------------------------------------------------------------------- case 26
 
 
+@pytest.mark.kubernetes_xfail(
+    reason="Kubernetes stops a run Pod with SIGTERM: ffmpeg logs 'received signal 15', not 2"
+)
 def test_stop_ends_ffmpeg_with_sigint_within_the_grace(api: httpx.Client) -> None:
     config = _process(autostart=True)
     pid = config["id"]

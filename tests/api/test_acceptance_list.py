@@ -13,6 +13,13 @@ import httpx
 import pytest
 from acceptance_helpers import create, fixture
 
+
+@pytest.fixture
+def api(backend_api: httpx.Client) -> httpx.Client:
+    """Every case here is backend-independent: it runs on both backends."""
+    return backend_api
+
+
 ALL_ASPECTS = ["config", "state", "report", "metadata"]
 
 

@@ -10,6 +10,13 @@ from acceptance_helpers import create, error_body, fixture, process_url
 
 from livesrv import LiveServer
 
+
+@pytest.fixture
+def api(backend_api: httpx.Client) -> httpx.Client:
+    """Every case here is backend-independent: it runs on both backends."""
+    return backend_api
+
+
 UNKNOWN_PROCESS = error_body(404, "Unknown process ID", "unknown process")
 
 

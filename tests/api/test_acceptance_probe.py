@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from acceptance_helpers import command, create, fixture, light_fixture, process_url, state
+
+
+@pytest.fixture
+def api(backend_api: httpx.Client) -> httpx.Client:
+    """Every case here is backend-independent: it runs on both backends."""
+    return backend_api
+
 
 # Stock FFmpeg 5.1 names the lavfi video codec "rawvideo"; the bundled 9.x says "wrapped_avframe".
 LAVFI_VIDEO_CODECS = {"rawvideo", "wrapped_avframe"}

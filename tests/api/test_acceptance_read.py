@@ -9,6 +9,14 @@ import pytest
 from acceptance_helpers import create, error_body, fixture, process_url
 
 PROCESS_KEYS = ["id", "type", "reference", "created_at", "updated_at"]
+
+
+@pytest.fixture
+def api(backend_api: httpx.Client) -> httpx.Client:
+    """Every case here is backend-independent: it runs on both backends."""
+    return backend_api
+
+
 UNKNOWN_PROCESS = error_body(404, "Unknown process ID", "unknown process")
 
 

@@ -6,6 +6,7 @@ import json
 import time
 
 import httpx
+import pytest
 from acceptance_helpers import (
     FIXTURE_F,
     create,
@@ -14,6 +15,12 @@ from acceptance_helpers import (
     process_url,
     wait_until,
 )
+
+
+@pytest.fixture
+def api(backend_api: httpx.Client) -> httpx.Client:
+    """Every case here is backend-independent: it runs on both backends."""
+    return backend_api
 
 
 def put(api: httpx.Client, pid: str, body: object) -> httpx.Response:

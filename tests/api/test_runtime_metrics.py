@@ -33,14 +33,15 @@ def _with_cpu(metrics: dict[tuple[str, str], float], pid: str) -> dict[tuple[str
 
 def test_metrics_count_processes_by_state_with_live_figures(fresh_server: LiveServer) -> None:
     running = light_fixture(autostart=True)
-    running["output"][0]["options"] = ["-f", "null"]
+    # A real encoder, so the 1 s CPU samples are never all below the clock tick.
+    running["output"][0]["options"] = ["-c:v", "mpeg4", "-f", "null"]
     stopped = light_fixture(autostart=False)
     with fresh_server.client() as api:
         create(api, running)
         create(api, stopped)
         wait_for(api, running["id"], _running_with_fps)
         # CPU needs two samples of the 1 s sampler.
-        metrics = wait_until(lambda: _with_cpu(_samples(api), running["id"]), 5, what="CPU")
+        metrics = wait_until(lambda: _with_cpu(_samples(api), running["id"]), 10, what="CPU")
 
     assert metrics[("ffmpeg_processes", "running")] == 1
     assert metrics[("ffmpeg_processes", "finished")] == 1

@@ -29,7 +29,8 @@ the final status and deletes the Pod with ``gracePeriodSeconds=0``, as kubelet d
 Mapping a container onto the host:
 
 - Images are ignored. ``command[0]`` is looked up in ``commands``: ``ffmpeg`` is the bundled
-  ffmpeg (imageio-ffmpeg), ``ffmpeg-operator`` is ``python -m ffmpeg_operator``, ``python``/
+  ffmpeg (imageio-ffmpeg) through a symlink named ``ffmpeg`` (the agent finds ffmpeg by name),
+  ``ffmpeg-operator`` is ``python -m ffmpeg_operator``, ``python``/
   ``python3`` this interpreter; anything else runs as is. A container without ``command`` runs
   the entrypoint ``entrypoints`` gives its image name (``ffmpeg-operator`` by default).
   ``$(VAR)`` references in command, args and env are expanded as Kubernetes does.
@@ -61,7 +62,9 @@ containers; ``runner.log(ns, name, container)`` a container's log; ``runner.host
 volume)`` where a volume lives. The ``pod_runner`` fixture gives a runner with the defaults;
 build one with ``PodRunner(emulator, tmp_path / "pods", pvc_paths=...)`` for other options.
 
-Not emulated: probes (a running container is ready), resource limits, security contexts,
+A native sidecar's ``startupProbe`` (``httpGet``) is honoured: the containers after it start
+once it answers (polled every 50 ms). Not emulated: other probes (a running container is
+ready), resource limits, security contexts,
 image pulls, CrashLoopBackOff delays, ephemeral containers, exec/attach/port-forward.
 """
 
@@ -247,6 +250,7 @@ class PodWorker:
                 if container.kind == "sidecar":
                     sidecars.append(asyncio.create_task(self._supervise(container)))
                     await self._started(container)
+                    await self._startup_probe(container)
                 elif container.kind == "init":
                     code = await self._supervise(container)
                     if code != 0 or self.deleting:
@@ -296,6 +300,33 @@ class PodWorker:
         while "waiting" in container.state and not self.deleting:
             await asyncio.sleep(0.005)
         await self.report()
+
+    async def _startup_probe(self, container: Container) -> None:
+        """Like kubelet, start what follows a sidecar once its startup probe passed (httpGet;
+        polled quickly rather than every ``periodSeconds``). A container without one, or a
+        probe that never passes within ``failureThreshold * periodSeconds``, does not wait.
+        """
+        probe = container.spec.get("startupProbe") or {}
+        http = probe.get("httpGet")
+        if not http:
+            return
+        port = http.get("port")
+        if isinstance(port, str) and not port.isdigit():
+            named = {p.get("name"): p.get("containerPort") for p in container.spec.get("ports", [])}
+            port = named.get(port)
+        url = f"http://{http.get('host') or self.pod_ip}:{port}{http.get('path', '/')}"
+        patience = probe.get("failureThreshold", 3) * probe.get("periodSeconds", 10)
+        deadline = time.monotonic() + patience
+        while container.running and not self.deleting and time.monotonic() < deadline:
+            try:
+                async with self.runner.probes.get(
+                    url, timeout=aiohttp.ClientTimeout(total=1)
+                ) as response:
+                    if 200 <= response.status < 400:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.05)
 
     async def _supervise(self, container: Container) -> int:
         """Run ``container`` (again, as its restart policy says); return the last exit code."""
@@ -592,6 +623,7 @@ class PodRunner:
         self.isolate_loopback = isolate_loopback
         self.workers: dict[str, PodWorker] = {}  # by uid
         self.session: aiohttp.ClientSession
+        self.probes: aiohttp.ClientSession  # startup probes of the Pods' containers
         self._latest: dict[tuple[str, str], PodWorker] = {}  # by (namespace, name)
         self._ips = (f"127.0.{n // 254 + 1}.{n % 254 + 1}" for n in range(254 * 254))
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -608,6 +640,13 @@ class PodRunner:
 
     def start(self) -> PodRunner:
         self.root.mkdir(parents=True, exist_ok=True)
+        if self.commands["ffmpeg"] == default_commands()["ffmpeg"]:
+            # Under its own name, as in the image: the agent looks for a process named ffmpeg.
+            link = self.root / "bin" / "ffmpeg"
+            link.parent.mkdir(exist_ok=True)
+            if not link.is_symlink():
+                link.symlink_to(self.commands["ffmpeg"][0])
+            self.commands["ffmpeg"] = [str(link)]
         self.emulator.handler.log_provider = self.log_path
         self._thread.start()
         self._ready.wait(10)
@@ -684,8 +723,11 @@ class PodRunner:
             loop.close()
 
     async def _main(self) -> None:
-        async with aiohttp.ClientSession(base_url=self.emulator.url) as session:
-            self.session = session
+        async with (
+            aiohttp.ClientSession(base_url=self.emulator.url) as session,
+            aiohttp.ClientSession() as probes,
+        ):
+            self.session, self.probes = session, probes
             try:
                 await self._watch_pods()
             finally:

@@ -385,3 +385,17 @@ def test_explicit_node_selector_wins_over_the_template() -> None:
 
 def test_example_crs_all_build() -> None:
     assert len(EXAMPLE_PODS) == len(all_example_crs())
+
+
+def test_the_agent_listens_where_ffmpeg_sends_its_progress() -> None:
+    pod = _pod(minimal_cr())
+    agent_args = _container(pod, "agent")["args"]
+    options = dict(zip(agent_args[::2], agent_args[1::2], strict=True))
+    ffmpeg_args = _container(pod, "ffmpeg")["args"]
+
+    url = ffmpeg_args[ffmpeg_args.index("-progress") + 1]
+    assert url == f"tcp://{options['--progress-host']}:{options['--progress-port']}"
+    # Spelled out, so that a test kubelet can give each Pod its own loopback address.
+    assert options["--progress-host"] == "127.0.0.1"
+    assert options["--http-host"] == "0.0.0.0"
+    assert options["--termination-message-path"] == "/dev/termination-log"

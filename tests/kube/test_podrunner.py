@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,10 @@ import httpx
 import psutil
 import pytest
 from emulator import PODS, RunningEmulator
+from kube_examples import minimal_cr
 from podrunner import PathMap, PodRunner, expand_references
+
+from ffmpeg_operator.kube.pod import OperatorSettings, build_run_pod
 
 # A native sidecar: runs until SIGTERM, then leaves a termination message (path in argv[1]).
 SIDECAR = """
@@ -317,3 +321,68 @@ def test_stopping_the_runner_leaves_no_process(emulator: RunningEmulator,
         processes = [psutil.Process(pid) for pid in runner.pids("default", "p").values()]
 
     assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# A sidecar that becomes ready late: its HTTP port opens 0.5 s after a file says it will.
+LATE_SERVER = """
+import http.server, pathlib, sys, time
+time.sleep(0.5)
+pathlib.Path(sys.argv[2]).write_text("ready")
+handler = http.server.SimpleHTTPRequestHandler
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+
+
+def test_containers_after_a_sidecar_wait_for_its_startup_probe(
+    emulator: RunningEmulator, pod_runner: PodRunner
+) -> None:
+    port = free_port()
+    pod = python_pod("p", "import os; print(os.path.exists('/shared/ready'))", main={
+        "volumeMounts": [{"name": "shared", "mountPath": "/shared"}]})
+    pod["spec"]["volumes"] = [{"name": "shared", "emptyDir": {}}]
+    pod["spec"]["initContainers"] = [{
+        "name": "server", "image": "python", "restartPolicy": "Always",
+        "command": ["python3", "-c", LATE_SERVER, str(port), "/shared/ready"],
+        "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+        "startupProbe": {"httpGet": {"path": "/", "port": port}, "periodSeconds": 1,
+                         "failureThreshold": 10},
+    }]
+    emulator.create(PODS, pod)
+
+    wait_phase(emulator, "p", "Succeeded", timeout=15)
+
+    assert pod_runner.log("default", "p", "main") == "True\n"
+
+
+@pytest.mark.slow
+def test_run_pods_of_two_processes_run_side_by_side(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    settings = OperatorSettings()
+    with PodRunner(emulator, tmp_path / "pods", isolate_loopback=True) as runner:
+        for name in ("one", "two"):
+            cr = minimal_cr(id=name)
+            cr["metadata"].update(name=name, namespace="default")
+            cr["spec"]["input"][0]["options"] = ["-re", "-f", "lavfi"]
+            emulator.create(PODS, build_run_pod(cr, 1, settings, lambda _pid: None).manifest)
+        addresses = [
+            runner.wait_phase("default", f"{name}-1", "Running", timeout=20)["podIP"]
+            for name in ("one", "two")
+        ]
+
+        def frames(address: str) -> int:
+            url = f"http://{address}:{settings.agent_port}/state"
+            try:
+                return int(httpx.get(url, timeout=2).json()["progress"]["frame"])
+            except httpx.HTTPError:
+                return 0
+
+        emulator.wait_for(lambda: all(frames(a) > 0 for a in addresses), 20, "no progress")
+
+    assert len(set(addresses)) == 2

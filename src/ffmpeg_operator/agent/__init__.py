@@ -1,9 +1,10 @@
 """The in-Pod sidecar: progress receiver, stale and limit watchdogs, /state and /metrics.
 
-``ffmpeg-operator agent --progress-port P [--http-port H] ...`` runs as a native sidecar of a
-run Pod (``shareProcessNamespace: true``). ffmpeg, started after it with ``-nostdin -progress
-tcp://127.0.0.1:P``, streams its counters to the agent; the agent finds ffmpeg's PID, samples
-it every second and stops it (SIGINT, SIGKILL after 5 s) on a stale timeout or a limit breach.
+``ffmpeg-operator agent --progress-port P [--progress-host A] [--http-port H] ...`` runs as a
+native sidecar of a run Pod (``shareProcessNamespace: true``). ffmpeg, started after it with
+``-nostdin -progress tcp://A:P`` (A: 127.0.0.1 by default), streams its counters to the
+agent; the agent finds ffmpeg's PID, samples it every second and stops it (SIGINT, SIGKILL
+after 5 s) on a stale timeout or a limit breach.
 
 HTTP (``--http-host``/``--http-port``):
 

@@ -16,8 +16,9 @@ STOP_GRACE_S = 5.0
 class AgentOptions:
     """Settings of one agent, i.e. of one run of one process.
 
-    ``progress_port`` is the loopback port ffmpeg's ``-progress tcp://127.0.0.1:<port>`` connects
-    to. ``ffmpeg`` is the binary to look for in the shared PID namespace (a name or a path).
+    ``progress_host``/``progress_port`` is where ffmpeg's ``-progress tcp://<host>:<port>``
+    connects to (loopback: the Pod's containers share it, nothing outside the Pod reaches it).
+    ``ffmpeg`` is the binary to look for in the shared PID namespace (a name or a path).
     ``command`` is ffmpeg's argv without the binary and without the injected flags, when the
     Pod builder passes it; otherwise it is read from ffmpeg's cmdline. ``cpu_capacity`` is how
     many CPUs count as 100 % for ``cpu_usage`` (0: this container's cgroup quota, else the CPU
@@ -25,6 +26,7 @@ class AgentOptions:
     """
 
     progress_port: int
+    progress_host: str = "127.0.0.1"
     process_id: str = ""
     ffmpeg: str = "ffmpeg"
     # All interfaces: the API shim asks the Pod IP.
@@ -43,4 +45,4 @@ class AgentOptions:
     @property
     def progress_url(self) -> str:
         """The URL ffmpeg is given after ``-progress``."""
-        return f"tcp://127.0.0.1:{self.progress_port}"
+        return f"tcp://{self.progress_host}:{self.progress_port}"

@@ -54,7 +54,10 @@ async def run_agent(options: AgentOptions) -> None:
     """Serve until SIGTERM (or SIGINT), then write the termination message and return."""
     agent = RunAgent(options)
     receiver = ProgressReceiver(
-        agent.on_block, port=options.progress_port, on_connection=agent.on_progress_connection
+        agent.on_block,
+        host=options.progress_host,
+        port=options.progress_port,
+        on_connection=agent.on_progress_connection,
     )
     # Progress first: once /healthz answers, ffmpeg may start and connect.
     await receiver.start()

@@ -1,4 +1,7 @@
-"""Embedded mode: the v3 API over the local engine, assembled from command-line options."""
+"""The v3 API assembled from command-line options: over the local engine (embedded mode) or
+over FFmpegProcess objects (``--backend kubernetes``, imported only then: embedded mode never
+loads the Kubernetes client).
+"""
 
 from __future__ import annotations
 
@@ -36,6 +39,11 @@ class ServeOptions:
     memfs_password: str = ""
     stop_grace_s: float = 5.0
     login_failure_delay_s: float = 5.0
+    #: --backend kubernetes: namespace (None: in-cluster or kubeconfig context), kubeconfig
+    #: file (None: in-cluster when inside a Pod, else $KUBECONFIG / ~/.kube/config), context.
+    namespace: str | None = None
+    kubeconfig: str | None = None
+    kube_context: str | None = None
 
 
 def _random_text(length: int) -> str:
@@ -51,6 +59,16 @@ def _persistent_secret(path: Path) -> str:
     path.write_text(secret, encoding="utf-8")
     path.chmod(0o600)
     return secret
+
+
+def _secret_if_possible(path: Path) -> str:
+    """:func:`_persistent_secret`, or a fresh one where nothing can be written (a Pod with a
+    read-only root filesystem: tokens then last as long as the process)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _persistent_secret(path)
+    except OSError:
+        return _random_text(32)
 
 
 def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
@@ -100,3 +118,56 @@ def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
         lifespan=lifespan,
     )
     return app, engine
+
+
+def build_kubernetes_app(options: ServeOptions) -> FastAPI:
+    """The v3 API over the FFmpegProcess objects of one namespace (``--backend kubernetes``).
+
+    The memfs store lives in this process; run Pods reach it through
+    ``FFMPEG_OPERATOR_MEMFS_URL`` (the API Service), by default this server's own address.
+    """
+    from ffmpeg_operator.api.backends.kubernetes import KubernetesBackend, KubernetesOptions
+    from ffmpeg_operator.kube.settings import settings_from_env
+
+    memfs_password = options.memfs_password or _random_text(18)
+    host = "" if options.host in _WILDCARD_HOSTS else options.host
+    environ = {
+        "FFMPEG_OPERATOR_MEMFS_URL": memfs_url(f"{host}:{options.port}"),
+        **os.environ,
+        "FFMPEG_OPERATOR_MEMFS_PASSWORD": memfs_password,
+    }
+    store = MemFS()
+    backend = KubernetesBackend(
+        KubernetesOptions(
+            namespace=options.namespace,
+            kubeconfig=options.kubeconfig,
+            context=options.kube_context,
+            ffmpeg=find_ffmpeg(options.ffmpeg),
+            run=settings_from_env(environ),
+        )
+    )
+    data_dir = options.data_dir.resolve()
+    auth = AuthSettings(
+        enable=bool(options.auth_user),
+        username=options.auth_user,
+        password=options.auth_password,
+        jwt_secret=_secret_if_possible(data_dir / "jwt.secret") if options.auth_user else "",
+        login_failure_delay=options.login_failure_delay_s,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await backend.open()
+        try:
+            yield
+        finally:
+            await backend.close()
+
+    return create_app(
+        backend,
+        auth=auth,
+        memfs=MemfsService(store, MEMFS_USERNAME, memfs_password),
+        info=ServerInfo(instance_id=_secret_if_possible(data_dir / "instance.id")),
+        restarts=backend.restarts,
+        lifespan=lifespan,
+    )

@@ -84,8 +84,18 @@ class _GoSyntaxError(Exception):
 
 def _quote_char(byte: int) -> str:
     # How Go's scanner names a byte in its messages: 'x', '\n', '\x00', '\u0080', 'é'.
-    named = {0x27: "'\\''", 0x22: "'\"'", 0x5C: "'\\\\'", 0x07: "'\\a'", 0x08: "'\\b'",
-             0x0C: "'\\f'", 0x0A: "'\\n'", 0x0D: "'\\r'", 0x09: "'\\t'", 0x0B: "'\\v'"}
+    named = {
+        0x27: "'\\''",
+        0x22: "'\"'",
+        0x5C: "'\\\\'",
+        0x07: "'\\a'",
+        0x08: "'\\b'",
+        0x0C: "'\\f'",
+        0x0A: "'\\n'",
+        0x0D: "'\\r'",
+        0x09: "'\\t'",
+        0x0B: "'\\v'",
+    }
     if byte in named:
         return named[byte]
     if byte < 0x20 or byte == 0x7F:
@@ -625,8 +635,8 @@ def _zero(go_type: _GoType) -> Any:
 def _shape(model: type[BaseModel]) -> _Struct:
     fields: list[_GoField] = []
     for name, info in model.model_fields.items():
-        go_type = _UINT if (model, name) in _GO_UINT_FIELDS else _go_type(
-            info.annotation, info.metadata
+        go_type = (
+            _UINT if (model, name) in _GO_UINT_FIELDS else _go_type(info.annotation, info.metadata)
         )
         default = _zero(go_type)
         has_plain_default = not info.is_required() and info.default_factory is None
@@ -643,9 +653,9 @@ def _adopt(go_type: _GoType, value: Any) -> Any:
     if go_type.struct is not None:
         given = value if isinstance(value, Mapping) else {}
         return {
-            f.name: _adopt(f.go_type, given[f.name]) if f.name in given else copy.deepcopy(
-                f.default
-            )
+            f.name: _adopt(f.go_type, given[f.name])
+            if f.name in given
+            else copy.deepcopy(f.default)
             for f in go_type.struct.fields
         }
     if go_type.elem is not None and value is not None:
@@ -827,9 +837,7 @@ def _required_failure(struct: str, go_field: str, tag: str = "required") -> str:
     )
 
 
-def bind_process_config(
-    body: bytes | str, current: ProcessConfig | None = None
-) -> ProcessConfig:
+def bind_process_config(body: bytes | str, current: ProcessConfig | None = None) -> ProcessConfig:
     """Core's binding of a POST (``current=None``) or PUT (``current`` = stored) body.
 
     POST starts from Core's defaults (new ``id``, ``type="ffmpeg"``, ``autostart=true``); PUT

@@ -128,9 +128,7 @@ class Limits(_Model):
         default=0.0,
         description="CPU usage limit in percent of the whole machine (100 = all CPUs); 0 = off.",
     )
-    memory_mbytes: Uint = Field(
-        default=0, description="Resident memory limit in MiB; 0 = off."
-    )
+    memory_mbytes: Uint = Field(default=0, description="Resident memory limit in MiB; 0 = off.")
     waitfor_seconds: Uint = Field(
         default=0,
         description="How long a limit may be exceeded before the process is stopped.",
@@ -165,9 +163,7 @@ class ProcessConfig(_Model):
     reconnect_delay_seconds: Uint = Field(
         default=0, description="Delay before the automatic restart; 0 = at once."
     )
-    autostart: bool = Field(
-        default=True, description="Start the process when it is created."
-    )
+    autostart: bool = Field(default=True, description="Start the process when it is created.")
     stale_timeout_seconds: Uint = Field(
         default=0,
         description="Stop the process when it made no progress for this long; 0 = off.",

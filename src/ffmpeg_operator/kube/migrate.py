@@ -100,4 +100,3 @@ def migrate_db(raw: bytes | str, namespace: str | None = None) -> MigrationResul
         objects=crs_from_snapshot(snapshot, namespace),
         system_metadata_keys=sorted(snapshot.system_metadata),
     )
-

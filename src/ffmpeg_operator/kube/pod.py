@@ -80,10 +80,13 @@ from ffmpeg_operator.kube.spec import (
 
 __all__ = [
     "AGENT_CONTAINER",
+    "AGENT_HTTP_HOST",
     "DEFAULT_IMAGE",
     "FFMPEG_CONTAINER",
     "GENERATION_ANNOTATION",
+    "PROGRESS_HOST",
     "RESTART_REQUEST_ANNOTATION",
+    "TERMINATION_MESSAGE_PATH",
     "OperatorSettings",
     "RunPod",
     "address_policy",
@@ -102,6 +105,15 @@ AGENT_CONTAINER = "agent"
 GENERATION_ANNOTATION = f"{GROUP}/generation"
 #: Annotation of run Pods: the CR's spec.restartRequest the Pod was built with.
 RESTART_REQUEST_ANNOTATION = f"{GROUP}/restart-request"
+
+#: The agent's progress listener: the Pod's loopback, which ffmpeg shares and nothing outside
+#: the Pod reaches. Spelled out in the arguments (not left to defaults) so that a test kubelet
+#: giving every Pod its own loopback address can rewrite them.
+PROGRESS_HOST = "127.0.0.1"
+#: The agent's HTTP server: every interface, the API shim and the operator ask the Pod IP.
+AGENT_HTTP_HOST = "0.0.0.0"
+#: kubelet's default termination message file, passed explicitly for the same reason.
+TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 
 _TMP_VOLUME = "tmp"
 _DISKFS_VOLUME = "diskfs"
@@ -217,7 +229,7 @@ def prepare_run(
 
 
 def progress_url(settings: OperatorSettings) -> str:
-    return f"tcp://127.0.0.1:{settings.progress_port}"
+    return f"tcp://{PROGRESS_HOST}:{settings.progress_port}"
 
 
 def agent_args(
@@ -231,8 +243,11 @@ def agent_args(
     limits = prepared.config.limits
     return [
         "--process-id", prepared.config.id,
+        "--progress-host", PROGRESS_HOST,
         "--progress-port", str(settings.progress_port),
+        "--http-host", AGENT_HTTP_HOST,
         "--http-port", str(settings.agent_port),
+        "--termination-message-path", TERMINATION_MESSAGE_PATH,
         "--ffmpeg", ffmpeg_binary,
         "--stale-timeout-seconds", str(prepared.config.stale_timeout_seconds),
         "--limit-cpu-usage", f"{limits.cpu_usage:g}",

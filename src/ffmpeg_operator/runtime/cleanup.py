@@ -5,7 +5,7 @@ asks :func:`~ffmpeg_operator.core.cleanup.select_expired` which files go, and de
 When an owner's rules are removed with ``purge`` (DELETE, UPDATE, shutdown — §8.4), every rule
 with ``purge_on_delete`` deletes all files it matches. Which files a rule means is decided in
 :mod:`ffmpeg_operator.core.cleanup`; keeping deletions inside a filesystem's root is the
-filesystem's job (:class:`~ffmpeg_operator.runtime.diskfs.DiskFS`).
+filesystem's job (:class:`~ffmpeg_operator.supervision.fsroot.DiskFS`).
 
 Nothing here may stop the loop: a failed listing or deletion is logged and the pass goes on.
 """

@@ -1,6 +1,6 @@
 """What the cleanup runner needs from a filesystem: list its files, delete one (spec §8).
 
-Two filesystems implement it: :class:`~ffmpeg_operator.runtime.diskfs.DiskFS` (the
+Two filesystems implement it: :class:`~ffmpeg_operator.supervision.fsroot.DiskFS` (the
 ``{diskfs}`` directory) and the in-memory store behind ``{memfs}`` through
 :class:`MemFilesystem`.
 """

@@ -1,0 +1,98 @@
+"""``ffmpeg-operator operator`` as the Helm chart runs it: flags, environment, peering."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from emulator import FFMPEG_PROCESSES, PODS, RunningEmulator, kubeconfig_env
+from harness import NAMESPACE, spec_of
+
+from ffmpeg_operator.kube.settings import peering_priority
+from livesrv import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
+
+POD_NAME = "ffmpeg-operator-operator-7c9f-x2k4p"
+
+
+@pytest.fixture
+def operator_process(emulator: RunningEmulator, tmp_path: Path) -> Iterator[str]:
+    """The operator command in a subprocess, with the chart's flags and environment."""
+    emulator.call(emulator.handler.register_kopf_peering)
+    emulator.create(
+        "kopf.dev/v1/kopfpeerings", {"metadata": {"name": "ffmpeg-operator"}}, NAMESPACE
+    )
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
+    env = {
+        **kubeconfig_env(emulator),
+        "FFMPEG_OPERATOR_POD_NAME": POD_NAME,
+        "FFMPEG_OPERATOR_IMAGE": "registry.example/ffmpeg-operator:9.9",
+        "FFMPEG_OPERATOR_DISKFS_CLAIM": "media-disk",
+        "FFMPEG_OPERATOR_DISKFS_PATH": str(tmp_path / "diskfs"),
+        "FFMPEG_OPERATOR_NODE_CPUS": "4",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "ffmpeg_operator",
+        "operator",
+        f"--liveness={liveness}",
+        "--peering=ffmpeg-operator",
+        f"--namespace={NAMESPACE}",
+    ]
+    with (tmp_path / "operator.log").open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield liveness
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_the_command_runs_the_operator_with_the_charts_settings(
+    emulator: RunningEmulator, operator_process: str, tmp_path: Path
+) -> None:
+    emulator.create(
+        FFMPEG_PROCESSES, {"metadata": {"name": "cam1"}, "spec": spec_of("cam1")}, NAMESPACE
+    )
+
+    pod = emulator.wait_for(
+        lambda: emulator.get(PODS, NAMESPACE, "cam1-1"),
+        20,
+        "no run Pod: " + (tmp_path / "operator.log").read_text()[-2000:],
+    )
+
+    spec = pod["spec"]
+    assert {c["image"] for c in spec["containers"] + spec["initContainers"]} == {
+        "registry.example/ffmpeg-operator:9.9"
+    }
+    diskfs = next(v for v in spec["volumes"] if v["name"] == "diskfs")
+    assert diskfs["persistentVolumeClaim"]["claimName"] == "media-disk"
+    assert httpx.get(operator_process, timeout=5).status_code == 200
+    peers = emulator.get("kopf.dev/v1/kopfpeerings", NAMESPACE, "ffmpeg-operator")["status"]
+    assert [peer["priority"] for peer in peers.values()] == [peering_priority(POD_NAME)]
+
+
+def test_the_command_needs_a_namespace_choice() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ffmpeg_operator", "operator"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={k: v for k, v in os.environ.items() if k != "FFMPEG_OPERATOR_NAMESPACE"},
+    )
+
+    assert result.returncode != 0
+    assert "--all-namespaces" in result.stderr
