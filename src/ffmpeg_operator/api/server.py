@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import secrets
 import string
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,32 @@ def _secret_if_possible(path: Path) -> str:
         return _random_text(32)
 
 
+def _auth_settings(options: ServeOptions, secret: Callable[[], str]) -> AuthSettings:
+    return AuthSettings(
+        enable=bool(options.auth_user),
+        username=options.auth_user,
+        password=options.auth_password,
+        jwt_secret=secret() if options.auth_user else "",
+        login_failure_delay=options.login_failure_delay_s,
+    )
+
+
+def _lifespan(
+    open_: Callable[[], Awaitable[None]], close: Callable[[], Awaitable[None]]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the backend when the server starts and close it when it stops."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await open_()
+        try:
+            yield
+        finally:
+            await close()
+
+    return lifespan
+
+
 def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -93,29 +119,13 @@ def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
     )
     store = MemFS()
     engine = LocalEngine(settings, store)
-    auth = AuthSettings(
-        enable=bool(options.auth_user),
-        username=options.auth_user,
-        password=options.auth_password,
-        jwt_secret=_persistent_secret(data_dir / "jwt.secret") if options.auth_user else "",
-        login_failure_delay=options.login_failure_delay_s,
-    )
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await engine.open()
-        try:
-            yield
-        finally:
-            await engine.close()
-
     app = create_app(
         engine,
-        auth=auth,
+        auth=_auth_settings(options, lambda: _persistent_secret(data_dir / "jwt.secret")),
         memfs=MemfsService(store, MEMFS_USERNAME, memfs_password),
         info=ServerInfo(instance_id=_persistent_secret(data_dir / "instance.id")),
         restarts=lambda: {p.id: p.restarts for p in engine.processes()},
-        lifespan=lifespan,
+        lifespan=_lifespan(engine.open, engine.close),
     )
     return app, engine
 
@@ -147,27 +157,11 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
         )
     )
     data_dir = options.data_dir.resolve()
-    auth = AuthSettings(
-        enable=bool(options.auth_user),
-        username=options.auth_user,
-        password=options.auth_password,
-        jwt_secret=_secret_if_possible(data_dir / "jwt.secret") if options.auth_user else "",
-        login_failure_delay=options.login_failure_delay_s,
-    )
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await backend.open()
-        try:
-            yield
-        finally:
-            await backend.close()
-
     return create_app(
         backend,
-        auth=auth,
+        auth=_auth_settings(options, lambda: _secret_if_possible(data_dir / "jwt.secret")),
         memfs=MemfsService(store, MEMFS_USERNAME, memfs_password),
         info=ServerInfo(instance_id=_secret_if_possible(data_dir / "instance.id")),
         restarts=backend.restarts,
-        lifespan=lifespan,
+        lifespan=_lifespan(backend.open, backend.close),
     )
