@@ -93,6 +93,9 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
     context: Annotated[
         str | None, typer.Option(help="kubernetes: kubeconfig context (default: current).")
     ] = None,
+    access_log: Annotated[
+        bool, typer.Option(help="Log every HTTP request (off: it costs each request time).")
+    ] = False,
 ) -> None:
     """Serve the datarhei v3 process API over local ffmpeg processes or FFmpegProcess objects."""
     import uvicorn
@@ -117,7 +120,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
         app_ = build_kubernetes_app(options)
     else:
         app_, _engine = build_local_app(options)
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
 
 
 @app.command()
