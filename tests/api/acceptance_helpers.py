@@ -11,30 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-# Base fixture F of spec §12 (datarhei Core's http/handler/api/fixtures/addProcess.json), verbatim.
-FIXTURE_F: dict[str, Any] = {
-    "id": "test",
-    "type": "ffmpeg",
-    "options": [],
-    "input": [
-        {
-            "address": "testsrc=size=1280x720:rate=25",
-            "id": "video",
-            "options": ["-f", "lavfi", "-re"],
-        }
-    ],
-    "output": [
-        {
-            "address": "-",
-            "id": "null",
-            "options": ["-codec:v", "copy", "-f", "null"],
-        }
-    ],
-    "autostart": False,
-    "reconnect": True,
-    "reconnect_delay_seconds": 10,
-    "stale_timeout_seconds": 10,
-}
+from specdata import FIXTURE_F
 
 # A cheap input for processes that really run (the machine has 2 cores).
 LIGHT_INPUT_ADDRESS = "testsrc=size=160x120:rate=10"

@@ -20,25 +20,7 @@ from ffmpeg_operator.core.gojson import (
 )
 from ffmpeg_operator.core.ids import ALPHABET
 from ffmpeg_operator.core.models import Command, Limits, ProcessConfig
-
-#: Base fixture F of spec §12 (Core's addProcess.json).
-F: dict[str, Any] = {
-    "id": "test",
-    "type": "ffmpeg",
-    "options": [],
-    "input": [
-        {
-            "address": "testsrc=size=1280x720:rate=25",
-            "id": "video",
-            "options": ["-f", "lavfi", "-re"],
-        }
-    ],
-    "output": [{"address": "-", "id": "null", "options": ["-codec:v", "copy", "-f", "null"]}],
-    "autostart": False,
-    "reconnect": True,
-    "reconnect_delay_seconds": 10,
-    "stale_timeout_seconds": 10,
-}
+from specdata import FIXTURE_F as F
 
 
 def _f(**changes: Any) -> str:
@@ -200,7 +182,10 @@ def _type_error(go_type: str, path: str, character: int, what: str, struct: str)
         (
             '{"stale_timeout_seconds":18446744073709551616}',
             _type_error(
-                "uint64", "stale_timeout_seconds", 46, "number 18446744073709551616",
+                "uint64",
+                "stale_timeout_seconds",
+                46,
+                "number 18446744073709551616",
                 "ProcessConfig",
             ),
         ),
@@ -224,7 +209,10 @@ def _type_error(go_type: str, path: str, character: int, what: str, struct: str)
         (
             '{"output":[{},{"cleanup":[{"max_file_age_seconds":-5}]}]}',
             _type_error(
-                "uint", "output.cleanup.max_file_age_seconds", 53, "number -5",
+                "uint",
+                "output.cleanup.max_file_age_seconds",
+                53,
+                "number -5",
                 "ProcessConfigIOCleanup",
             ),
         ),
@@ -361,9 +349,7 @@ def test_duplicate_keys_last_wins() -> None:
 
 
 def test_duplicate_object_keys_merge_in_order() -> None:
-    decoded = decode_into(
-        ProcessConfig, '{"limits":{"cpu_usage":1},"limits":{"memory_mbytes":2}}'
-    )
+    decoded = decode_into(ProcessConfig, '{"limits":{"cpu_usage":1},"limits":{"memory_mbytes":2}}')
     assert decoded["limits"] == {"cpu_usage": 1.0, "memory_mbytes": 2, "waitfor_seconds": 0}
 
 

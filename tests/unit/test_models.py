@@ -21,24 +21,7 @@ from ffmpeg_operator.core.models import (
     ProgressIO,
 )
 from ffmpeg_operator.core.numbers import FormattedNumber, format_rule_a, format_rule_b
-
-FIXTURE_F: dict[str, Any] = {
-    "id": "test",
-    "type": "ffmpeg",
-    "options": [],
-    "input": [
-        {
-            "address": "testsrc=size=1280x720:rate=25",
-            "id": "video",
-            "options": ["-f", "lavfi", "-re"],
-        }
-    ],
-    "output": [{"address": "-", "id": "null", "options": ["-codec:v", "copy", "-f", "null"]}],
-    "autostart": False,
-    "reconnect": True,
-    "reconnect_delay_seconds": 10,
-    "stale_timeout_seconds": 10,
-}
+from specdata import FIXTURE_F
 
 
 def test_config_defaults_match_datarhei() -> None:

@@ -11,29 +11,12 @@ from ffmpeg_operator.core.models import ProcessConfig
 from ffmpeg_operator.core.placeholders import PlaceholderSettings, memfs_url
 from ffmpeg_operator.core.prepare import PreparedProcess, prepare_process
 from ffmpeg_operator.core.validation import AddressPolicy
+from specdata import FIXTURE_F
 
 SETTINGS = PlaceholderSettings(
     diskfs="/core/data", memfs=memfs_url(":8080", username="admin", password="pw")
 )
 POLICY = AddressPolicy(disk_dir="/core/data", cwd="/core")
-
-FIXTURE_F: dict[str, Any] = {
-    "id": "test",
-    "type": "ffmpeg",
-    "options": [],
-    "input": [
-        {
-            "address": "testsrc=size=1280x720:rate=25",
-            "id": "video",
-            "options": ["-f", "lavfi", "-re"],
-        }
-    ],
-    "output": [{"address": "-", "id": "null", "options": ["-codec:v", "copy", "-f", "null"]}],
-    "autostart": False,
-    "reconnect": True,
-    "reconnect_delay_seconds": 10,
-    "stale_timeout_seconds": 10,
-}
 
 
 def fixture(**changes: Any) -> ProcessConfig:
