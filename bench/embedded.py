@@ -53,10 +53,12 @@ class Plan:
         )
 
 
-def process_config(pid: str, *, autostart: bool, rate: int = 10) -> dict[str, Any]:
+def process_config(
+    pid: str, *, autostart: bool, rate: int = 10, loglevel: str = "error"
+) -> dict[str, Any]:
     return {
         "id": pid,
-        "options": ["-loglevel", "error"],
+        "options": ["-loglevel", loglevel],
         "input": [
             {
                 "id": "in",
@@ -69,18 +71,18 @@ def process_config(pid: str, *, autostart: bool, rate: int = 10) -> dict[str, An
     }
 
 
-def _path(pid: str) -> str:
+def process_path(pid: str) -> str:
     return f"/api/v3/process/{quote(pid, safe='')}"
 
 
-def _ms(seconds: float) -> float:
+def ms(seconds: float) -> float:
     return seconds * 1000
 
 
 def _wait_for_frames(client: httpx.Client, pid: str, timeout: float = 20.0) -> dict[str, Any]:
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        state: dict[str, Any] = client.get(f"{_path(pid)}/state").json()
+        state: dict[str, Any] = client.get(f"{process_path(pid)}/state").json()
         if state["exec"] == "running" and state["progress"]["frame"] > 0:
             return state
         time.sleep(POLL_INTERVAL_S)
@@ -100,7 +102,7 @@ def start_latency(client: httpx.Client, plan: Plan, binary: str) -> list[Figure]
         created.raise_for_status()
         state = _wait_for_frames(client, pid)
         served_s.append(time.perf_counter() - started)
-        client.delete(_path(pid)).raise_for_status()
+        client.delete(process_path(pid)).raise_for_status()
         # The same argv straight away, so both see the same machine load.
         bare_s.append(first_progress_seconds(binary, state["command"]))
     served_median = statistics.median(served_s)
@@ -111,9 +113,9 @@ def start_latency(client: httpx.Client, plan: Plan, binary: str) -> list[Figure]
     return [
         Figure(
             "(a) POST -> running, frame > 0",
-            _ms(served_median),
+            ms(served_median),
             "ms",
-            reference=f"bare ffmpeg {_ms(bare_median):.0f} ms",
+            reference=f"bare ffmpeg {ms(bare_median):.0f} ms",
             note=spread,
         ),
         Figure(
@@ -223,18 +225,18 @@ def list_latency_and_memory(
         figures.append(
             Figure(
                 f"(b) GET /process {label}, {count} stopped",
-                _ms(statistics.median(samples)),
+                ms(statistics.median(samples)),
                 "ms",
                 target=target,
                 reference=reference,
-                note=f"p90 {_ms(_quantile(samples, 0.9)):.2f} ms over {len(samples)} requests "
+                note=f"p90 {ms(_quantile(samples, 0.9)):.2f} ms over {len(samples)} requests "
                 f"of a raw keep-alive client, gzip accepted, {size} bytes uncompressed; "
-                f"with httpx as the client: median {_ms(statistics.median(with_httpx)):.2f} ms",
+                f"with httpx as the client: median {ms(statistics.median(with_httpx)):.2f} ms",
             )
         )
     loaded_rss = server.rss_mib()
     for index in range(count):
-        client.delete(_path(f"bench-list-{index:03d}")).raise_for_status()
+        client.delete(process_path(f"bench-list-{index:03d}")).raise_for_status()
     figures += [
         Figure("(d) server RSS idle", idle_rss, "MiB", target=64.0),
         Figure(
@@ -277,9 +279,11 @@ def supervision_cpu(client: httpx.Client, server: RunningServer, plan: Plan) -> 
     time.sleep(plan.cpu_window_s)
     elapsed = time.perf_counter() - started
     server_after, children_after = _cpu_seconds(server.process), _total_cpu(children)
-    running = sum(client.get(f"{_path(pid)}/state").json()["exec"] == "running" for pid in pids)
+    running = sum(
+        client.get(f"{process_path(pid)}/state").json()["exec"] == "running" for pid in pids
+    )
     for pid in pids:
-        client.delete(_path(pid)).raise_for_status()
+        client.delete(process_path(pid)).raise_for_status()
     window = f"{plan.cpu_window_s:.0f} s window, {running}/{len(pids)} children running at its end"
     return [
         Figure(

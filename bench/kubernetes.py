@@ -28,12 +28,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import psutil
 
-from bench.embedded import _quantile, _raw_latencies
+from bench.embedded import _quantile, _raw_latencies, ms, process_config, process_path
 from bench.report import Figure, render, save
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
@@ -61,32 +60,12 @@ class Plan:
         return cls(starts=3, listed_processes=1000, list_requests=100)
 
 
-def process_config(pid: str, *, autostart: bool) -> dict[str, Any]:
-    return {
-        "id": pid,
-        "options": ["-loglevel", "info"],
-        "input": [
-            {
-                "id": "in",
-                "address": "testsrc=size=160x120:rate=25",
-                "options": ["-re", "-f", "lavfi"],
-            }
-        ],
-        "output": [{"id": "out", "address": "-", "options": ["-f", "null"]}],
-        "autostart": autostart,
-    }
-
-
-def _ms(seconds: float) -> float:
-    return seconds * 1000.0
-
-
-def _path(pid: str) -> str:
-    return f"/api/v3/process/{quote(pid, safe='')}"
+def _config(pid: str, *, autostart: bool) -> dict[str, Any]:
+    return process_config(pid, autostart=autostart, rate=25, loglevel="info")
 
 
 def _running_with_frames(client: httpx.Client, pid: str) -> bool:
-    state = client.get(_path(pid) + "/state").json()
+    state = client.get(process_path(pid) + "/state").json()
     return bool(state["exec"] == "running" and state["progress"]["frame"] > 0)
 
 
@@ -111,7 +90,7 @@ def start_latency(
         pid = f"bench-start-{label}-{index}"
         name = cr_name(pid)
         started = time.perf_counter()
-        client.post("/api/v3/process", json=process_config(pid, autostart=True)).raise_for_status()
+        client.post("/api/v3/process", json=_config(pid, autostart=True)).raise_for_status()
         to_object.append(time.perf_counter() - started)  # the answer follows the object
         if env.has_operator:
             _until(
@@ -124,29 +103,29 @@ def start_latency(
             to_pod.append(time.perf_counter() - started)
             _until(lambda pid=pid: _running_with_frames(client, pid), 30, "frames")
             to_running.append(time.perf_counter() - started)
-        client.delete(_path(pid)).raise_for_status()
+        client.delete(process_path(pid)).raise_for_status()
     figures = [
         Figure(
             f"(a) POST -> FFmpegProcess created, {label}",
-            _ms(statistics.median(to_object)),
+            ms(statistics.median(to_object)),
             "ms",
-            note=f"{_ms(min(to_object)):.0f}-{_ms(max(to_object)):.0f} ms over {plan.starts}",
+            note=f"{ms(min(to_object)):.0f}-{ms(max(to_object)):.0f} ms over {plan.starts}",
         )
     ]
     if to_pod:
         figures += [
             Figure(
                 f"(a) POST -> run Pod created, {label}",
-                _ms(statistics.median(to_pod)),
+                ms(statistics.median(to_pod)),
                 "ms",
-                note=f"{_ms(min(to_pod)):.0f}-{_ms(max(to_pod)):.0f} ms over {plan.starts}",
+                note=f"{ms(min(to_pod)):.0f}-{ms(max(to_pod)):.0f} ms over {plan.starts}",
             ),
             Figure(
                 f"(a) POST -> running, frame > 0, {label}",
-                _ms(statistics.median(to_running)),
+                ms(statistics.median(to_running)),
                 "ms",
                 note="pod runner: agent sidecar, its startup probe, then ffmpeg; "
-                f"{_ms(min(to_running)):.0f}-{_ms(max(to_running)):.0f} ms",
+                f"{ms(min(to_running)):.0f}-{ms(max(to_running)):.0f} ms",
             ),
         ]
     return figures
@@ -159,7 +138,7 @@ def create_processes(client: httpx.Client, count: int) -> float:
     started = time.perf_counter()
     for index in range(count):
         pid = f"bench-list-{index:04d}"
-        client.post("/api/v3/process", json=process_config(pid, autostart=False)).raise_for_status()
+        client.post("/api/v3/process", json=_config(pid, autostart=False)).raise_for_status()
     return time.perf_counter() - started
 
 
@@ -175,18 +154,18 @@ def list_latency(env: KubeEnvironment, client: httpx.Client, plan: Plan) -> list
         figures.append(
             Figure(
                 f"(b) GET /process {label}, {count} stopped, p50",
-                _ms(statistics.median(samples)),
+                ms(statistics.median(samples)),
                 "ms",
                 target=target,
-                note=f"p99 {_ms(_quantile(samples, 0.99)):.1f} ms, p90 "
-                f"{_ms(_quantile(samples, 0.9)):.1f} ms over {len(samples)} requests of a raw "
+                note=f"p99 {ms(_quantile(samples, 0.99)):.1f} ms, p90 "
+                f"{ms(_quantile(samples, 0.9)):.1f} ms over {len(samples)} requests of a raw "
                 f"keep-alive client, gzip accepted, {size} bytes uncompressed",
             )
         )
         figures.append(
             Figure(
                 f"(b) GET /process {label}, {count} stopped, p99",
-                _ms(_quantile(samples, 0.99)),
+                ms(_quantile(samples, 0.99)),
                 "ms",
             )
         )
@@ -216,7 +195,7 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> list[Figure]:
         figures.append(
             Figure(
                 f"POST of {plan.listed_processes} stopped processes, each",
-                _ms(took / plan.listed_processes),
+                ms(took / plan.listed_processes),
                 "ms",
                 note=f"{took:.1f} s in all, one client, one after the other",
             )
