@@ -156,7 +156,8 @@ def build(name: str) -> Path:
         scratch.rename(target.parent)
     except subprocess.CalledProcessError as error:
         tail = log_path.read_text().splitlines()[-30:]
-        raise SystemExit(f"{name}: build failed ({error}); last lines:\n" + "\n".join(tail))
+        message = f"{name}: build failed ({error}); last lines:\n" + "\n".join(tail)
+        raise SystemExit(message) from error
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     elapsed = time.monotonic() - started

@@ -31,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import build  # noqa: E402
-import node_cleanup  # noqa: E402
-import pki  # noqa: E402
+import build
+import node_cleanup
+import pki
 
 STATE = build.CACHE / "run"
 RUNTIME = Path("/run/ffmpeg-operator-cluster")
@@ -508,7 +508,8 @@ def start(name: str, lay: Layout) -> int:
     lay.pids.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     # containerd finds its shim and the CNI plugins through PATH.
-    env["PATH"] = f"{binary('containerd').parent}:{env.get('PATH', '/usr/bin:/bin')}:/usr/sbin:/sbin"
+    path = env.get("PATH", "/usr/bin:/bin")
+    env["PATH"] = f"{binary('containerd').parent}:{path}:/usr/sbin:/sbin"
     env.pop("KUBECONFIG", None)
     with (lay.logs / f"{name}.log").open("ab") as out:
         process = subprocess.Popen(
@@ -657,9 +658,9 @@ def bootstrap_objects(lay: Layout) -> None:
     })  # fmt: skip
     apply(lay, "/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices/kube-dns-node", {
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": "kube-dns-node", "namespace": "kube-system",
-                     "labels": {"kubernetes.io/service-name": "kube-dns",
-                                "endpointslice.kubernetes.io/managed-by": "ffmpeg-operator-cluster"}},
+        "metadata": {"name": "kube-dns-node", "namespace": "kube-system", "labels": {
+            "kubernetes.io/service-name": "kube-dns",
+            "endpointslice.kubernetes.io/managed-by": "ffmpeg-operator-cluster"}},
         "addressType": "IPv4",
         "endpoints": [{"addresses": [lay.node_ip], "conditions": {"ready": True}}],
         "ports": [{"name": "dns", "port": DNS_PORT, "protocol": "UDP"},
@@ -682,7 +683,7 @@ def refill_volumes(lay: Layout) -> None:
     There is no dynamic provisioner: released volumes (their claim deleted) are removed with
     their data and replaced by fresh ones, so every `helm install` finds an empty volume.
     """
-    status, listing = api(lay, "GET", "/api/v1/persistentvolumes")
+    _, listing = api(lay, "GET", "/api/v1/persistentvolumes")
     items = listing.get("items", []) if isinstance(listing, dict) else []
     available = 0
     for pv in items:
@@ -804,11 +805,16 @@ def _drain_pods(lay: Layout) -> None:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         stop("kubelet", lay)
         ctr = [str(binary("ctr")), "--address", str(lay.containerd_socket), "-n", "k8s.io"]
-        tasks = subprocess.run([*ctr, "tasks", "ls", "-q"], capture_output=True, text=True,
-                               timeout=20).stdout.split()  # fmt: skip
-        for task in tasks:
-            subprocess.run([*ctr, "tasks", "kill", "-s", "SIGKILL", task], capture_output=True,
-                           timeout=20)  # fmt: skip
+        listing = subprocess.run(
+            [*ctr, "tasks", "ls", "-q"], capture_output=True, text=True, timeout=20, check=False
+        )
+        for task in listing.stdout.split():
+            subprocess.run(
+                [*ctr, "tasks", "kill", "-s", "SIGKILL", task],
+                capture_output=True,
+                timeout=20,
+                check=False,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,8 @@ def _openssl(*args: str) -> None:
 
 
 def _new_key(path: Path) -> None:
-    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(path))
+    curve = "ec_paramgen_curve:P-256"
+    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", curve, "-out", str(path))
     path.chmod(0o600)
 
 
