@@ -71,7 +71,7 @@ from ffmpeg_operator.core.models import (
 )
 from ffmpeg_operator.core.prepare import PreparedProcess
 from ffmpeg_operator.core.skills import Skills
-from ffmpeg_operator.kube.crd import MAX_IO_ID_LENGTH, MAX_IOS
+from ffmpeg_operator.kube.crd import MAX_IO_ADDRESS_LENGTH, MAX_IO_ID_LENGTH, MAX_IOS
 from ffmpeg_operator.kube.migrate import MAX_ANNOTATIONS_BYTES, METADATA_ANNOTATION
 from ffmpeg_operator.kube.names import GROUP, PROCESS_LABEL, cr_name
 from ffmpeg_operator.kube.pod import OperatorSettings, prepare_run
@@ -149,6 +149,11 @@ def check_kubernetes_bounds(config: ProcessConfig) -> None:
                 raise ConfigError(
                     f"the ID of an input or output may have at most {MAX_IO_ID_LENGTH} "
                     "characters on Kubernetes"
+                )
+            if len(io.address) > MAX_IO_ADDRESS_LENGTH:
+                raise ConfigError(
+                    f"the address of an input or output may have at most "
+                    f"{MAX_IO_ADDRESS_LENGTH} characters on Kubernetes"
                 )
             for rule in io.cleanup:
                 _check_int64("max_files", rule.max_files)
