@@ -419,6 +419,9 @@ def test_operator_role_grants_exactly_what_kopf_and_run_pods_need() -> None:
     assert rules(role) == {
         ("ffmpeg-operator.io", "ffmpegprocesses", ("get", "list", "patch", "update", "watch")),
         ("ffmpeg-operator.io", "ffmpegprocesses/status", ("get", "patch", "update")),
+        # blockOwnerDeletion on the run Pods' owner reference needs it (found on a real
+        # apiserver with OwnerReferencesPermissionEnforcement, tests/realcluster).
+        ("ffmpeg-operator.io", "ffmpegprocesses/finalizers", ("update",)),
         ("", "pods", ("create", "delete", "get", "list", "patch", "watch")),
         ("", "pods/log", ("get",)),
         ("", "events", ("create", "patch")),
