@@ -30,6 +30,7 @@ FROM ${DEBIAN_IMAGE} AS python
 
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends python3=3.11.* \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
 
@@ -41,6 +42,7 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends python3-venv=3.11.* \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -80,6 +82,7 @@ LABEL org.opencontainers.image.title="ffmpeg-operator" \
 # verify it without reading /etc/passwd.
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends ffmpeg=7:5.1.* \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 ffmpeg-operator \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -75,10 +75,20 @@ path-exclude /usr/share/lintian/*
 path-exclude /usr/share/locale/*
 path-exclude /usr/share/man/*
 """
-APT_SLIM = """\
+# ... and what apt leaves behind after each install: downloaded packages and its binary caches
+# (over 200 MB in a layer that installs ffmpeg), as Debian's container images configure it.
+_APT_CLEAN = (
+    "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb "
+    "/var/cache/apt/*.bin || true"
+)
+APT_SLIM = f"""\
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Acquire::Languages "none";
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+DPkg::Post-Invoke {{ "{_APT_CLEAN}"; }};
+APT::Update::Post-Invoke {{ "{_APT_CLEAN}"; }};
 """
 APT_SOURCES = f"""\
 Types: deb
@@ -240,8 +250,9 @@ class Podman:
         return result.stdout.strip() if result.returncode == 0 else None
 
 
-#: Limits of the build containers: podman's defaults exceed this machine's hard limits.
-BUILD_LIMITS = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
+#: Resource limits of every container podman runs here (builds too): its defaults exceed this
+#: machine's hard limits, and runc then fails ("setting rlimit type 6: operation not permitted").
+LIMITS = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
 
 
 def _run(argv: Sequence[str], log: Path, step: str, cwd: Path | None = None) -> None:
@@ -300,7 +311,7 @@ def _build_base(podman: Podman, log: Path) -> None:
         (work / "Containerfile").write_text(BASE_UPGRADE.format(rootfs=staging))
         try:
             _run(
-                podman.argv("build", "--pull=never", "--squash-all", *BUILD_LIMITS, "-t", ref,
+                podman.argv("build", "--pull=never", "--squash-all", *LIMITS, "-t", ref,
                             "-f", str(work / "Containerfile"), str(work)),
                 log, "upgrade of the base",
             )  # fmt: skip
@@ -340,7 +351,7 @@ def _slim(rootfs: Path) -> None:
 
 
 def _build_project(podman: Podman, log: Path) -> None:
-    argv = ["build", "--pull=never", "--layers", *BUILD_LIMITS, "-t", project_ref()]
+    argv = ["build", "--pull=never", "--layers", *LIMITS, "-t", project_ref()]
     ca_bundle = _host_ca_bundle()
     if ca_bundle is not None:
         argv += ["--secret", f"id=pip-ca,src={ca_bundle}"]

@@ -197,12 +197,12 @@ def test_apt_installs_pin_the_major_versions_of_python_and_ffmpeg(stages: list[S
     assert all(version for version in packages.values()), packages
 
 
-def test_apt_installs_skip_recommends_and_leave_no_package_lists(stages: list[Stage]) -> None:
+def test_apt_installs_skip_recommends_and_leave_no_caches_behind(stages: list[Stage]) -> None:
     runs = [run for stage in stages for run in stage.all("RUN") if "apt-get install" in run]
     assert runs
     for run in runs:
         assert "--no-install-recommends" in run, run
-        assert "rm -rf /var/lib/apt/lists/*" in run, run
+        assert "apt-get clean" in run and "rm -rf /var/lib/apt/lists/*" in run, run
 
 
 def test_no_stage_installs_build_tools(stages: list[Stage]) -> None:

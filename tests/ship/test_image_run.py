@@ -35,7 +35,7 @@ TOOLS = ("podman", "runc", "debootstrap")
 UID = 10001
 #: How the chart runs every container (restricted Pod Security Standard).
 RESTRICTED = (
-    "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+    *images.LIMITS, "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
     "--security-opt", "no-new-privileges",
 )  # fmt: skip
 #: Debian bookworm's ffmpeg: epoch 7, upstream 5.1.x, a Debian revision with a deb12u suffix.
@@ -146,7 +146,7 @@ def test_image_user_is_numeric_and_not_root(podman: Any, image: str) -> None:
     assert configured.stdout.strip() == f"{UID}:{UID}"
     # Without --user: the image's own user is what a Pod without runAsUser gets.
     result = subprocess.run(
-        podman.argv("run", "--rm", "--entrypoint", "id", image),
+        podman.argv("run", "--rm", *images.LIMITS, "--entrypoint", "id", image),
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.stdout.startswith(f"uid={UID}(ffmpeg-operator) gid={UID}"), result.stdout
