@@ -166,12 +166,13 @@ def _digest(parts: Sequence[bytes]) -> str:
     return digest.hexdigest()[:16]
 
 
-def context_files(root: Path = ROOT) -> list[Path]:
+def context_files(root: Path | None = None) -> list[Path]:
     """The files podman sends as the build context, following the allowlist ``.dockerignore``.
 
     The file lists ``*`` then ``!path`` per included file or directory, then ``**/pattern``
     for names left out anywhere; that is the only form this reads (tests check the form).
     """
+    root = ROOT if root is None else root
     lines = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()]
     lines = [line for line in lines if line and not line.startswith("#")]
     included = [line[1:].rstrip("/") for line in lines if line.startswith("!")]

@@ -11,9 +11,7 @@ with one line, except under ``CI=true``, where a missing tier is a failure.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -24,11 +22,11 @@ from typing import Any
 
 import httpx
 import pytest
-from shipkit import ROOT, tests_module
+from imagekit import images_module, require_tools
 
 from ffmpeg_operator import __version__
 
-images = tests_module("images", ROOT / "tests" / "cluster" / "images.py")
+images = images_module()
 
 TOOLS = ("podman", "runc", "debootstrap")
 #: The chart's runAsUser / runAsGroup, and the image's USER.
@@ -45,12 +43,7 @@ _START_S = 60.0
 
 @pytest.fixture(scope="module")
 def podman() -> Any:
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        message = f"image tier: {', '.join(missing)} not installed (make test installs them)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_tools(*TOOLS)
     return images.Podman()
 
 
