@@ -11,6 +11,7 @@ with one line, except under ``CI=true``, where a missing tier is a failure.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -71,6 +72,14 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _running(podman: Any, container: str) -> bool:
+    state = subprocess.run(
+        podman.argv("container", "inspect", "--format", "{{.State.Running}}", container),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return state.stdout.strip() == "true"
+
+
 @dataclass
 class Served:
     url: str
@@ -78,14 +87,17 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(podman: Any, image: str) -> Iterator[Served]:
+def served(podman: Any, image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The image's default command (``serve`` on 8080), published on a free loopback port."""
     name = f"ffmpeg-operator-image-test-{uuid.uuid4().hex[:8]}"
     port = _free_port()
+    # The data directory as a volume owned by the image's user (a Pod's fsGroup would do it).
+    data = tmp_path_factory.mktemp("data")
+    os.chown(data, UID, UID)
     started = subprocess.run(
         podman.argv(
             "run", "--detach", "--name", name, *RESTRICTED,
-            "--tmpfs", f"/data:uid={UID},gid={UID},mode=0750",
+            "--volume", f"{data}:/data",
             "--publish", f"127.0.0.1:{port}:8080", image,
         ),
         capture_output=True, text=True, timeout=120, check=False,
@@ -100,11 +112,11 @@ def served(podman: Any, image: str) -> Iterator[Served]:
                     break
             except httpx.TransportError:
                 pass
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not _running(podman, name):
                 logs = subprocess.run(
                     podman.argv("logs", name), capture_output=True, text=True, check=False
                 )
-                pytest.fail(f"serve did not answer in {_START_S} s:\n{logs.stdout}{logs.stderr}")
+                pytest.fail(f"serve did not answer:\n{logs.stdout}{logs.stderr}")
             time.sleep(0.2)
         yield Served(url, name)
     finally:
