@@ -151,3 +151,17 @@ def test_base_ref_is_the_image_the_dockerfile_names(build_inputs: Path) -> None:
     )
     dockerfile.write_text(text)
     assert images.base_ref() == "docker.io/library/debian:trixie-slim"
+
+
+def test_missing_tool_skips_the_tier_outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(pytest.skip.Exception, match="image tier: podman not installed"):
+        require_tools("podman")
+
+
+def test_missing_tool_fails_the_tier_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(pytest.fail.Exception, match="image tier: podman not installed"):
+        require_tools("podman")
