@@ -102,6 +102,8 @@ def test_auth_from_the_command_line_is_an_override_the_api_cannot_change(
         assert {"api.auth.enable", "api.auth.username", "api.auth.password"} <= set(
             config["overrides"]
         )
+        auth = config["config"]["api"]["auth"]
+        assert (auth["enable"], auth["username"], auth["password"]) == (True, "admin", "s3cret-pw")
         change = {"version": 3, "api": {"auth": {"password": "other"}}}
         refused = client.put("/api/v3/config", json=change, headers=headers)
         assert refused.status_code == 409

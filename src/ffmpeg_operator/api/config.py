@@ -117,8 +117,17 @@ class ConfigService:
     @property
     def facts(self) -> ConfigFacts:
         """The facts with the stored (pending) settings: what ``GET /api/v3/config`` shows."""
-        overrides = self._facts.overrides + (AUTH_OVERRIDES if self._cli_auth else ())
-        return dataclasses.replace(self._facts, settings=self._pending, overrides=overrides)
+        overrides = self._facts.overrides
+        settings = self._pending
+        if self._cli_auth:
+            overrides += AUTH_OVERRIDES
+            settings = dataclasses.replace(
+                settings,
+                auth_enable=self._auth.enable,
+                auth_username=self._auth.username,
+                auth_password=self._auth.password,
+            )
+        return dataclasses.replace(self._facts, settings=settings, overrides=overrides)
 
     def _effective_auth(self, settings: StoredSettings) -> AuthSettings:
         if self._cli_auth:
