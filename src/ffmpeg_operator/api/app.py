@@ -22,12 +22,14 @@ from ffmpeg_operator.api.auth import AuthSettings, auths, install_auth, is_autho
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.errors import install_error_handlers
 from ffmpeg_operator.api.memfs import memfs_router
+from ffmpeg_operator.api.memfs_progress import memfs_overlay
 from ffmpeg_operator.api.metrics import render_metrics
 from ffmpeg_operator.api.openapi import describe_bodies
 from ffmpeg_operator.api.paths import RawPathMiddleware
 from ffmpeg_operator.api.routes.playout import playout_router
 from ffmpeg_operator.api.routes.process import process_router
 from ffmpeg_operator.api.wire import install_gzip, json_response
+from ffmpeg_operator.core.memfs_traffic import MemfsTraffic
 from ffmpeg_operator.runtime.memfs import MemFS
 
 #: The datarhei Core version whose API this server speaks.
@@ -48,6 +50,9 @@ class MemfsService:
     store: MemFS
     username: str
     password: str
+    #: What ``{memfs}`` resolves to for this server's processes (their writes are counted).
+    base_url: str = ""
+    traffic: MemfsTraffic = field(default_factory=MemfsTraffic)
 
 
 def create_app(
@@ -119,10 +124,13 @@ def create_app(
         body = render_metrics(processes, restarts() if restarts else {})
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(process_router(backend))
+    overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
+    app.include_router(process_router(backend, overlay))
     app.include_router(playout_router(backend))
     if memfs is not None:
-        app.include_router(memfs_router(memfs.store, memfs.username, memfs.password))
+        app.include_router(
+            memfs_router(memfs.store, memfs.username, memfs.password, on_write=memfs.traffic.record)
+        )
     describe_bodies(app)
     return app
 

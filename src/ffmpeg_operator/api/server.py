@@ -122,7 +122,7 @@ def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
     app = create_app(
         engine,
         auth=_auth_settings(options, lambda: _persistent_secret(data_dir / "jwt.secret")),
-        memfs=MemfsService(store, MEMFS_USERNAME, memfs_password),
+        memfs=MemfsService(store, MEMFS_USERNAME, memfs_password, base_url=placeholders.memfs),
         info=ServerInfo(instance_id=_persistent_secret(data_dir / "instance.id")),
         restarts=lambda: {p.id: p.restarts for p in engine.processes()},
         lifespan=_lifespan(engine.open, engine.close),
@@ -160,7 +160,12 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
     return create_app(
         backend,
         auth=_auth_settings(options, lambda: _secret_if_possible(data_dir / "jwt.secret")),
-        memfs=MemfsService(store, MEMFS_USERNAME, memfs_password),
+        memfs=MemfsService(
+            store,
+            MEMFS_USERNAME,
+            memfs_password,
+            base_url=environ["FFMPEG_OPERATOR_MEMFS_URL"],
+        ),
         info=ServerInfo(instance_id=_secret_if_possible(data_dir / "instance.id")),
         restarts=backend.restarts,
         lifespan=_lifespan(backend.open, backend.close),
