@@ -27,6 +27,7 @@ from ffmpeg_operator.api.errors import install_error_handlers
 from ffmpeg_operator.api.files import FileStore
 from ffmpeg_operator.api.logbuffer import LogBuffer, attach
 from ffmpeg_operator.api.memfs import memfs_router
+from ffmpeg_operator.api.memfs_progress import memfs_overlay
 from ffmpeg_operator.api.metrics import render_metrics
 from ffmpeg_operator.api.openapi import describe_bodies
 from ffmpeg_operator.api.paths import RawPathMiddleware
@@ -39,6 +40,7 @@ from ffmpeg_operator.api.routes.system import system_router
 from ffmpeg_operator.api.routes.ui import ui_router
 from ffmpeg_operator.api.sessions import SessionMiddleware, SessionRegistry
 from ffmpeg_operator.api.wire import install_gzip, json_response
+from ffmpeg_operator.core.memfs_traffic import MemfsTraffic
 from ffmpeg_operator.runtime.memfs import MemFS
 
 #: The datarhei Core version whose API this server speaks.
@@ -59,6 +61,9 @@ class MemfsService:
     store: MemFS
     username: str
     password: str
+    #: What ``{memfs}`` resolves to for this server's processes (their writes are counted).
+    base_url: str = ""
+    traffic: MemfsTraffic = field(default_factory=MemfsTraffic)
 
 
 @dataclass(frozen=True)
@@ -156,10 +161,13 @@ def create_app(
         body = render_metrics(processes, restarts() if restarts else {})
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(process_router(backend))
+    overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
+    app.include_router(process_router(backend, overlay))
     app.include_router(playout_router(backend))
     if memfs is not None:
-        app.include_router(memfs_router(memfs.store, memfs.username, memfs.password))
+        app.include_router(
+            memfs_router(memfs.store, memfs.username, memfs.password, on_write=memfs.traffic.record)
+        )
     if services is not None:
         _include_services(app, backend, services, started)
     describe_bodies(app)
