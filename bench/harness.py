@@ -47,14 +47,27 @@ class RawClient:
 
     def __init__(self, base_url: str) -> None:
         host, port = base_url.removeprefix("http://").rstrip("/").split(":")
+        self._address = (host, int(port))
         self._host = f"{host}:{port}"
-        self._sock = socket.create_connection((host, int(port)), timeout=60)
+        self._connect()
+
+    def _connect(self) -> None:
+        self._sock = socket.create_connection(self._address, timeout=60)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._file = self._sock.makefile("rb")
 
     def request(
         self, method: str, target: str, body: Any = None, *, gzip_ok: bool = False
     ) -> tuple[int, bytes]:
+        try:
+            return self._request(method, target, body, gzip_ok=gzip_ok)
+        except (HttpError, ConnectionError):
+            # The server closed an idle keep-alive connection (uvicorn after 5 s): once more.
+            self.close()
+            self._connect()
+            return self._request(method, target, body, gzip_ok=gzip_ok)
+
+    def _request(self, method: str, target: str, body: Any, *, gzip_ok: bool) -> tuple[int, bytes]:
         payload = b"" if body is None else json.dumps(body).encode()
         head = f"{method} {target} HTTP/1.1\r\nHost: {self._host}\r\nConnection: keep-alive\r\n"
         if gzip_ok:
