@@ -359,12 +359,22 @@ def test_load_compacts_the_journal_into_db_json(store: Store) -> None:
     assert json.loads(store.path.read_text())["process"]["a"]["order"] == "start"
 
 
-def test_the_journal_is_compacted_once_it_outgrows_the_process_count(tmp_path: Path) -> None:
+def test_compaction_is_due_once_the_journal_outgrows_the_process_count(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.json", compact_min_lines=3)
     store.change({"a": _stored("a"), "b": _stored("b")})
-    for order in ("start", "stop", "start"):
+    for order in ("start", "stop"):
         store.change({"a": _stored("a", order)})
+    assert not store.compaction_due
+    store.change({"a": _stored("a", "start")})
+    assert store.compaction_due
+
+
+def test_compaction_writes_db_json_and_empties_the_journal(store: Store) -> None:
+    store.change({"a": _stored("a"), "b": _stored("b")})
+    store.change({"a": _stored("a", "start")})
+    store.compact()
     assert store.journal_path.read_bytes() == b""
+    assert not store.compaction_due
     document = json.loads(store.path.read_text())
     assert (set(document["process"]), document["process"]["a"]["order"]) == ({"a", "b"}, "start")
 
@@ -429,6 +439,8 @@ _CHANGE_FOREVER = textwrap.dedent(
         else:
             store.change({pid: StoredProcess(config, count, count)}, {pid: {"n": count}})
         store.change(system_metadata={"count": count})
+        if store.compaction_due:
+            store.compact()
         print(count, flush=True)  # acknowledged: on disk from here on
     """
 )

@@ -9,8 +9,9 @@ to ``db.json.journal`` (the change as a partial document, every value whole) and
 A line is either all there or, when the write was cut by a crash, the torn last line, which
 is dropped on load: the request that wrote it never got its answer. :meth:`Store.load` reads
 ``db.json``, applies the journal's lines in order and compacts: it writes the result as the
-new ``db.json`` and empties the journal. The store also compacts once the journal holds more
-lines than there are processes (each change stays O(1) amortised) and on :meth:`Store.close`.
+new ``db.json`` and empties the journal. So does :meth:`Store.compact`, which the owner calls
+once the journal holds more lines than there are processes (:attr:`Store.compaction_due`:
+each change stays O(1) amortised), and :meth:`Store.close`.
 Applying a line twice is harmless (each sets whole values), so a crash between the rewrite
 of ``db.json`` and the truncation of the journal loses nothing either.
 
@@ -190,7 +191,11 @@ class Store:
         system_metadata: dict[str, Any] | None = None,
     ) -> None:
         """Record one change durably: processes and metadata set (``None``: removed), the
-        system metadata replaced when given. Returns once the journal line is on disk."""
+        system metadata replaced when given. Returns once the journal line is on disk.
+
+        Costs one small write and one ``fdatasync`` whatever the number of processes; the
+        caller compacts when :attr:`compaction_due`.
+        """
         processes = processes or {}
         process_metadata = process_metadata or {}
         change = encode_change(processes, process_metadata, system_metadata)
@@ -207,8 +212,11 @@ class Store:
                 self._process_metadata.pop(pid, None)
         if system_metadata is not None:
             self._system_metadata = _dumps(system_metadata)
-        if self._journal_lines > max(self.compact_min_lines, len(self._entries)):
-            self.compact()
+
+    @property
+    def compaction_due(self) -> bool:
+        """Whether the journal has outgrown the process count (call :meth:`compact`)."""
+        return self._journal_lines > max(self.compact_min_lines, len(self._entries))
 
     def compact(self) -> None:
         """Write everything as ``db.json`` (atomically, durably), then empty the journal."""
