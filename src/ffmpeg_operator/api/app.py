@@ -16,11 +16,13 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import Receive, Scope, Send
 
 from ffmpeg_operator import __version__
 from ffmpeg_operator.api.auth import AuthSettings, auths, install_auth, is_authorized, minimal_about
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.errors import install_error_handlers
+from ffmpeg_operator.api.fastread import FastReads
 from ffmpeg_operator.api.memfs import memfs_router
 from ffmpeg_operator.api.metrics import render_metrics
 from ffmpeg_operator.api.openapi import describe_bodies
@@ -43,6 +45,17 @@ class ServerInfo:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+class _ApiApp(FastAPI):
+    """FastAPI with the single-process read answered ahead of it (``api/fastread.py``)."""
+
+    fast_reads: FastReads | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_reads is not None and await self.fast_reads.handle(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 @dataclass(frozen=True)
 class MemfsService:
     store: MemFS
@@ -62,7 +75,7 @@ def create_app(
     auth = auth or AuthSettings()
     info = info or ServerInfo()
     started = time.time()
-    app = FastAPI(
+    app = _ApiApp(
         title="ffmpeg-operator: datarhei Core v3 process API",
         version=__version__,
         lifespan=lifespan,
@@ -74,8 +87,9 @@ def create_app(
     )
     install_error_handlers(app)
     install_gzip(app)
-    install_auth(app, auth)
+    authenticator = install_auth(app, auth)
     app.add_middleware(RawPathMiddleware)
+    app.fast_reads = FastReads(backend, authenticator)
 
     @app.get("/ping", response_class=PlainTextResponse)
     async def ping() -> str:

@@ -55,7 +55,7 @@ def process_router(backend: ProcessBackend) -> APIRouter:
         ids = select_processes(await backend.list_references(), query)
         aspects = parse_filter(query.filter)
         processes = await backend.get_processes(ids, aspects)
-        return json_response([_process_item(p, aspects) for p in processes])
+        return json_response([process_item(p, aspects) for p in processes])
 
     @router.post("/api/v3/process")
     async def create_process(request: Request) -> Response:
@@ -80,7 +80,7 @@ def process_router(backend: ProcessBackend) -> APIRouter:
         found = await backend.get_processes([path_param(pid)], aspects)
         if not found:
             raise _unknown_process()
-        return json_response(_process_item(found[0], aspects))
+        return json_response(process_item(found[0], aspects))
 
     @router.put("/api/v3/process/{pid}")
     async def update_process(pid: str, request: Request) -> Response:
@@ -214,7 +214,7 @@ async def _metadata_body(request: Request, key: str) -> Any:
         raise ApiError(400, "Invalid JSON", str(error)) from error
 
 
-def _process_item(process: Process, aspects: frozenset[str]) -> Any:
+def process_item(process: Process, aspects: frozenset[str]) -> Any:
     # A backend hands out the same Process object while nothing in it changed (and only for
     # one set of aspects), so its JSON is made once.
     return cached_json(process, lambda: _process_json(process, aspects))
