@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import Receive, Scope, Send
 
 from ffmpeg_operator import __version__
 from ffmpeg_operator.api.auth import AuthSettings, auths, install_auth, is_authorized, minimal_about
@@ -24,6 +25,7 @@ from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.config import ConfigService
 from ffmpeg_operator.api.cors import CorsMiddleware
 from ffmpeg_operator.api.errors import install_error_handlers
+from ffmpeg_operator.api.fastread import FastReads
 from ffmpeg_operator.api.files import FileStore
 from ffmpeg_operator.api.logbuffer import LogBuffer, attach
 from ffmpeg_operator.api.memfs import memfs_router
@@ -54,6 +56,17 @@ class ServerInfo:
     name: str = "ffmpeg-operator"
     instance_id: str = ""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class _ApiApp(FastAPI):
+    """FastAPI with the single-process read answered ahead of it (``api/fastread.py``)."""
+
+    fast_reads: FastReads | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_reads is not None and await self.fast_reads.handle(scope, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,7 @@ def create_app(
     auth = auth or AuthSettings()
     info = info or ServerInfo()
     started = time.time()
-    app = FastAPI(
+    app = _ApiApp(
         title="ffmpeg-operator: datarhei Core v3 process API",
         version=__version__,
         lifespan=lifespan,
@@ -163,6 +176,7 @@ def create_app(
 
     overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
     app.include_router(process_router(backend, overlay))
+    app.fast_reads = FastReads(backend, authenticator, overlay=overlay, cors=services is not None)
     app.include_router(playout_router(backend))
     if memfs is not None:
         app.include_router(
