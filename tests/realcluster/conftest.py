@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -71,8 +72,10 @@ def crd(kube: Kube) -> None:
 
 
 @pytest.fixture(scope="session")
-def release(kube: Kube, crd: None) -> Iterator[None]:
-    """The chart installed in a namespace that enforces PodSecurity ``restricted``."""
+def release(kube: Kube, crd: None) -> Iterator[float]:
+    """The chart installed in a namespace that enforces PodSecurity ``restricted``; yields when
+    (epoch seconds) the installation began."""
+    started = time.time()
     cluster.refill_volumes(cluster.layout())  # a fresh volume for the chart's diskfs claim
     kube.apply([{
         "apiVersion": "v1", "kind": "Namespace",
@@ -90,7 +93,7 @@ def release(kube: Kube, crd: None) -> Iterator[None]:
             "--set", "diskfs.accessModes={ReadWriteOnce}",
             "--wait", "--timeout", "4m",
         )  # fmt: skip
-        yield
+        yield started
     finally:
         kube.run("delete", "ffp", "--all", "-n", NAMESPACE, "--wait=true", "--timeout=90s",
                  check=False, timeout=120)  # fmt: skip

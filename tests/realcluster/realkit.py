@@ -128,7 +128,8 @@ def calling_pod(event: Obj) -> str | None:
 def etcd_compact() -> int:
     """Compact etcd to its current revision: every older resourceVersion is gone for good."""
     base = f"http://127.0.0.1:{cluster.ETCD_CLIENT_PORT}/v3"
-    revision = int(_etcd_post(f"{base}/kv/range", {"key": "AA==", "limit": 1})["header"]["revision"])
+    header = _etcd_post(f"{base}/kv/range", {"key": "AA==", "limit": 1})["header"]
+    revision = int(header["revision"])
     _etcd_post(f"{base}/kv/compaction", {"revision": revision, "physical": True})
     return revision
 
