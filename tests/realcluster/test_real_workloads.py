@@ -227,7 +227,7 @@ def test_watches_resume_after_the_apiserver_restarts_over_a_compacted_etcd(
 
 
 @pytest.mark.parametrize(
-    ("account", "request", "allowed"),
+    ("account", "call", "allowed"),
     [
         (OPERATOR_SA, "create pods", True),
         (OPERATOR_SA, "update ffmpegprocesses.ffmpeg-operator.io/finalizers", True),
@@ -240,9 +240,9 @@ def test_watches_resume_after_the_apiserver_restarts_over_a_compacted_etcd(
     ],
 )
 def test_chart_service_accounts_may_do_exactly_their_job(
-    kube: Kube, release: None, account: str, request: str, allowed: bool
+    kube: Kube, release: None, account: str, call: str, allowed: bool
 ) -> None:
-    result = kube.run("auth", "can-i", *request.split(), "-n", NAMESPACE, f"--as={account}",
+    result = kube.run("auth", "can-i", *call.split(), "-n", NAMESPACE, f"--as={account}",
                       check=False)  # fmt: skip
     assert result.stdout.strip() == ("yes" if allowed else "no")
 
