@@ -40,7 +40,7 @@ chromium:
 unit: $(STAMP) chromium
 	$(BIN)/python -m pytest --cov=ffmpeg_operator --cov-report=term:skip-covered $(PYTEST_ARGS)
 
-test: lint typecheck contracts unit
+test: lint typecheck contracts unit test-cluster
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
