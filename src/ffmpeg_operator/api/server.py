@@ -154,6 +154,7 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
             context=options.kube_context,
             ffmpeg=find_ffmpeg(options.ffmpeg),
             run=settings_from_env(environ),
+            secrets=(memfs_password,),
         )
     )
     data_dir = options.data_dir.resolve()

@@ -84,6 +84,7 @@ __all__ = [
     "DEFAULT_IMAGE",
     "FFMPEG_CONTAINER",
     "GENERATION_ANNOTATION",
+    "MEMFS_PASSWORD_ENV",
     "PROGRESS_HOST",
     "RESTART_REQUEST_ANNOTATION",
     "TERMINATION_MESSAGE_PATH",
@@ -114,6 +115,11 @@ PROGRESS_HOST = "127.0.0.1"
 AGENT_HTTP_HOST = "0.0.0.0"
 #: kubelet's default termination message file, passed explicitly for the same reason.
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+
+#: Variable of ffmpeg's container holding the memfs password (from a Secret), named in
+#: ``{memfs}`` as ``$(...)`` for kubelet to expand.
+MEMFS_PASSWORD_ENV = "FFMPEG_OPERATOR_MEMFS_PASSWORD"
+_MEMFS_PASSWORD_REFERENCE = f"$({MEMFS_PASSWORD_ENV})"
 
 _TMP_VOLUME = "tmp"
 _DISKFS_VOLUME = "diskfs"
@@ -159,6 +165,9 @@ class OperatorSettings:
     diskfs_mount_path: str = "/data"
     #: {memfs}: the memfs URL of the API Service.
     memfs_url: str = "http://ffmpeg-operator-api:8080/memfs"
+    #: (Secret name, key) of the memfs password: ffmpeg's container gets it as
+    #: :data:`MEMFS_PASSWORD_ENV`, which ``memfs_url`` then names as ``$(...)``.
+    memfs_password_secret: tuple[str, str] | None = None
     #: {rtmp,name=...} template (see core.placeholders.rtmp_template).
     rtmp: str = field(default_factory=lambda: rtmp_template("ffmpeg-operator-rtmp:1935"))
     #: {srt,name=...} template (see core.placeholders.srt_template).
@@ -347,9 +356,9 @@ def _ffmpeg_container(
         "image": spec.image or settings.ffmpeg_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": [spec.ffmpeg_binary or settings.ffmpeg_binary],
-        "args": supervisor_flags(progress_url(settings)) + prepared.command,
+        "args": kubelet_args(supervisor_flags(progress_url(settings)) + prepared.command),
         "workingDir": settings.diskfs_mount_path,
-        "env": [{"name": "HOME", "value": "/tmp"}],
+        "env": [{"name": "HOME", "value": "/tmp"}, *_secret_env(settings)],
         "resources": ffmpeg_resources(prepared.config.limits, spec, settings),
         "securityContext": _container_security(settings),
         # ffmpeg's last stderr lines become the run's message when it fails.
@@ -359,6 +368,29 @@ def _ffmpeg_container(
             {"name": _DISKFS_VOLUME, "mountPath": settings.diskfs_mount_path},
         ],
     }
+
+
+def kubelet_args(args: list[str]) -> list[str]:
+    """``args`` as kubelet must get them to pass them on unchanged: every ``$`` doubled (kubelet
+    expands ``$(VAR)`` and turns ``$$`` into ``$``), but for the memfs password reference,
+    which kubelet is to expand."""
+    escaped = "$" + _MEMFS_PASSWORD_REFERENCE
+    return [
+        arg.replace("$", "$$").replace(escaped, _MEMFS_PASSWORD_REFERENCE) if "$" in arg else arg
+        for arg in args
+    ]
+
+
+def _secret_env(settings: OperatorSettings) -> list[dict[str, Any]]:
+    if settings.memfs_password_secret is None:
+        return []
+    name, key = settings.memfs_password_secret
+    return [
+        {
+            "name": MEMFS_PASSWORD_ENV,
+            "valueFrom": {"secretKeyRef": {"name": name, "key": key}},
+        }
+    ]
 
 
 def _volumes(settings: OperatorSettings) -> list[dict[str, Any]]:
