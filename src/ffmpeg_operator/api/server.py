@@ -239,6 +239,7 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
             context=options.kube_context,
             ffmpeg=binary,
             run=run,
+            secrets=(memfs_password,),
         )
     )
     data_dir = options.data_dir.resolve()
