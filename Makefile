@@ -105,3 +105,61 @@ images: image-tools
 
 # The image tier needs the tools before pytest starts.
 unit: image-tools
+
+# A real single-node Kubernetes on this machine (tests/cluster/README.md): etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubelet, kube-proxy, containerd, CoreDNS and helm built
+# from pinned Go modules into ~/.cache/ffmpeg-operator/cluster (a second run builds nothing) and
+# run as local processes (as root). `cluster-up` prints KUBECONFIG=<path> last; the context is
+# $(LOCAL_CONTEXT). `cluster-down` stops everything and removes what the node made.
+CLUSTER := $(PYTHON) tests/cluster/cluster.py
+LOCAL_CONTEXT := ffmpeg-operator-local
+LOCAL_ENV = set -a && eval "$$($(CLUSTER) env)" && set +a
+
+.PHONY: cluster-build cluster-up cluster-down cluster-images e2e-local test-cluster
+
+cluster-build:
+	$(PYTHON) tests/cluster/build.py
+
+cluster-up: cluster-build
+	$(CLUSTER) up
+
+cluster-down:
+	$(CLUSTER) down
+
+# `make images` imported into the cluster's containerd; the project image also under the name
+# the e2e suite's GitOps overlay pins ($(E2E_IMAGE_REPOSITORY):$(E2E_IMAGE_TAG)).
+cluster-images: images
+	$(LOCAL_ENV) && $(PYTHON) tests/cluster/images.py import \
+		--ctr "$$CLUSTER_CTR" --address "$$CLUSTER_CONTAINERD_ADDRESS"
+	$(LOCAL_ENV) && ref=$$($(PYTHON) tests/cluster/images.py list \
+		| $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["project"]["ref"])') \
+		&& "$$CLUSTER_CTR" --address "$$CLUSTER_CONTAINERD_ADDRESS" -n k8s.io images tag --force \
+		"$$ref" docker.io/library/$(E2E_IMAGE_REPOSITORY):$(E2E_IMAGE_TAG) >/dev/null
+
+# What e2e-kind does, on the local cluster (kept running; `make cluster-down` stops it).
+e2e-local: $(STAMP) cluster-up cluster-images
+	$(LOCAL_ENV) && export PATH="$$(dirname "$$CLUSTER_HELM"):$$PATH" \
+	&& $(KUBECTL) --context $(LOCAL_CONTEXT) apply --server-side --force-conflicts \
+		-f crds/ffmpegprocesses.yaml \
+	&& helm upgrade --install $(E2E_RELEASE) helm/ffmpeg-operator \
+		--kube-context $(LOCAL_CONTEXT) --namespace $(E2E_NAMESPACE) --create-namespace \
+		--set image.repository=$(E2E_IMAGE_REPOSITORY) --set image.tag=$(E2E_IMAGE_TAG) \
+		--set auth.password=$(E2E_API_PASSWORD) --set 'diskfs.accessModes={ReadWriteOnce}' \
+		--wait --timeout 5m \
+	&& E2E_KUBE_CONTEXT=$(LOCAL_CONTEXT) E2E_NAMESPACE=$(E2E_NAMESPACE) \
+		E2E_RELEASE=$(E2E_RELEASE) E2E_API_PASSWORD=$(E2E_API_PASSWORD) KUBECTL=$(KUBECTL) \
+		$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+# The real-cluster tier (tests/realcluster): build, cluster up, pytest, cluster down (always).
+# Needs Go and root; without them it is skipped with one line, and fails when CI=true.
+test-cluster: $(STAMP)
+	@if ! command -v go >/dev/null 2>&1 || [ "$$(id -u)" != 0 ]; then \
+		if [ "$$CI" = true ]; then \
+			echo "test-cluster: the real-cluster tier needs Go and root (CI=true)" >&2; exit 1; \
+		fi; \
+		echo "SKIPPED real-cluster tier (tests/realcluster): needs Go on PATH and root"; exit 0; \
+	fi; \
+	trap '$(CLUSTER) down' EXIT; \
+	$(MAKE) --no-print-directory cluster-up cluster-images \
+	&& $(LOCAL_ENV) && FFMPEG_OPERATOR_REALCLUSTER=1 \
+		$(BIN)/python -m pytest tests/realcluster -p no:cacheprovider $(PYTEST_ARGS)
