@@ -86,7 +86,8 @@ e2e-kind:
 # nothing. The image tier (tests/ship/test_image_run.py) runs the project image with podman; the
 # tools it needs are installed from Debian before the tests when missing (as root, with apt).
 IMAGE_TOOLS := podman buildah debootstrap runc gcc
-IMAGE_APT_PACKAGES := podman buildah debootstrap runc uidmap containernetworking-plugins gcc libc6-dev
+IMAGE_APT_PACKAGES := podman buildah debootstrap debian-archive-keyring runc uidmap \
+	containernetworking-plugins iptables gcc libc6-dev
 IMAGES_ARGS ?=
 
 .PHONY: images image-tools
