@@ -335,6 +335,14 @@ def test_chart_crd_is_identical_to_the_generated_crd() -> None:
     )
 
 
+def test_kustomize_crds_are_the_charts() -> None:
+    # crds/ is what deploy/base includes; the chart's crds/ what Helm installs.
+    for path in sorted((CHART / "crds").glob("*.yaml")):
+        assert (ROOT / "crds" / path.name).read_bytes() == path.read_bytes(), (
+            f"crds/{path.name} is stale: cp {path.relative_to(ROOT)} crds/"
+        )
+
+
 def test_chart_crds_validate_against_kubernetes() -> None:
     documents = _crd_documents()
     assert {doc["metadata"]["name"] for doc in documents} == {
