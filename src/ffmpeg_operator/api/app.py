@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ffmpeg_operator import __version__
 from ffmpeg_operator.api.auth import AuthSettings, auths, install_auth, is_authorized, minimal_about
 from ffmpeg_operator.api.backend import ProcessBackend
-from ffmpeg_operator.api.errors import install_error_handlers
+from ffmpeg_operator.api.errors import ApiError, error_response, install_error_handlers
 from ffmpeg_operator.api.memfs import memfs_router
 from ffmpeg_operator.api.metrics import render_metrics
 from ffmpeg_operator.api.openapi import describe_bodies
@@ -58,7 +58,10 @@ def create_app(
     info: ServerInfo | None = None,
     restarts: Callable[[], dict[str, int]] | None = None,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    ready: Callable[[], str | None] | None = None,
 ) -> FastAPI:
+    """``ready()`` says why the backend cannot serve yet (None: it can): ``/ready`` answers 503
+    then (a readiness probe), and so does every ``/api/v3`` call, with the reason."""
     auth = auth or AuthSettings()
     info = info or ServerInfo()
     started = time.time()
@@ -80,6 +83,23 @@ def create_app(
     @app.get("/ping", response_class=PlainTextResponse)
     async def ping() -> str:
         return "pong"
+
+    @app.get("/ready", response_class=PlainTextResponse)
+    async def readiness() -> Response:
+        waiting = ready() if ready is not None else None
+        if waiting is not None:
+            return PlainTextResponse(waiting, status_code=503)
+        return PlainTextResponse("ready")
+
+    if ready is not None:
+
+        @app.middleware("http")
+        async def not_ready_yet(request: Request, call_next: Any) -> Response:
+            waiting = ready()
+            if waiting is not None and request.url.path.startswith("/api/v3/"):
+                return error_response(request, ApiError(503, "Service Unavailable", waiting))
+            response: Response = await call_next(request)
+            return response
 
     @app.get("/api")
     async def about(request: Request) -> Response:

@@ -165,4 +165,5 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
         info=ServerInfo(instance_id=_secret_if_possible(data_dir / "instance.id")),
         restarts=backend.restarts,
         lifespan=_lifespan(backend.open, backend.close),
+        ready=backend.waiting_for,
     )
