@@ -335,6 +335,14 @@ def test_chart_crd_is_identical_to_the_generated_crd() -> None:
     )
 
 
+def test_kustomize_crds_are_the_charts() -> None:
+    # crds/ is what deploy/base includes; the chart's crds/ what Helm installs.
+    for path in sorted((CHART / "crds").glob("*.yaml")):
+        assert (ROOT / "crds" / path.name).read_bytes() == path.read_bytes(), (
+            f"crds/{path.name} is stale: cp {path.relative_to(ROOT)} crds/"
+        )
+
+
 def test_chart_crds_validate_against_kubernetes() -> None:
     documents = _crd_documents()
     assert {doc["metadata"]["name"] for doc in documents} == {
@@ -432,6 +440,9 @@ def test_operator_runs_two_peering_replicas_with_kopf_liveness() -> None:
     assert "--standalone" not in args
     probe = container(docs, OPERATOR)["livenessProbe"]["httpGet"]
     assert probe["path"] == "/healthz"
+    # Not ready while the operator waits for its CRDs (operator.startup), alive meanwhile.
+    ready = container(docs, OPERATOR)["readinessProbe"]["httpGet"]
+    assert (ready["path"], ready["port"]) == ("/healthz?ready", probe["port"])
     assert container(docs, OPERATOR)["ports"] == [
         {"name": probe["port"], "containerPort": 8080, "protocol": "TCP"}
     ]
@@ -518,6 +529,12 @@ def test_cluster_wide_operator_leaves_the_api_namespaced() -> None:
 
 
 # --------------------------------------------------------------------------- API
+
+
+def test_api_is_ready_only_once_it_serves_processes() -> None:
+    api = container(render({}), API)
+    assert api["livenessProbe"]["httpGet"]["path"] == "/ping"
+    assert api["readinessProbe"]["httpGet"]["path"] == "/ready"
 
 
 def test_api_role_grants_exactly_process_crud_and_pod_reads() -> None:
