@@ -82,3 +82,29 @@ e2e-kind:
 	E2E_KUBE_CONTEXT=kind-$(E2E_CLUSTER) E2E_NAMESPACE=$(E2E_NAMESPACE) \
 		E2E_RELEASE=$(E2E_RELEASE) E2E_API_PASSWORD=$(E2E_API_PASSWORD) KUBECTL=$(KUBECTL) \
 		$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+# Container images without a registry (tests/cluster/images.py): the Debian base from a
+# debootstrap rootfs, the project image from the Dockerfile and the Pods' pause image, built with
+# podman (runc) into ~/.cache/ffmpeg-operator/images, keyed by their inputs: a second run builds
+# nothing. The image tier (tests/ship/test_image_run.py) runs the project image with podman; the
+# tools it needs are installed from Debian before the tests when missing (as root, with apt).
+IMAGE_TOOLS := podman buildah debootstrap runc gcc
+IMAGE_APT_PACKAGES := podman buildah debootstrap runc uidmap containernetworking-plugins gcc libc6-dev
+IMAGES_ARGS ?=
+
+.PHONY: images image-tools
+image-tools:
+	@missing=""; for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing from Debian"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(IMAGE_APT_PACKAGES); \
+	else \
+		echo "image tools missing:$$missing (install: apt-get install $(IMAGE_APT_PACKAGES))"; \
+	fi
+
+images: image-tools
+	$(PYTHON) tests/cluster/images.py build $(IMAGES_ARGS)
+
+# The image tier needs the tools before pytest starts.
+unit: image-tools

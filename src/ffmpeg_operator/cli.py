@@ -216,6 +216,12 @@ def agent(  # noqa: PLR0917 - one parameter per CLI flag
     termination_message_path: Annotated[
         Path, typer.Option(help="Where the run's end is written for the operator.")
     ] = Path("/dev/termination-log"),
+    report_fifo: Annotated[
+        Path | None, typer.Option(help="FIFO to make for ffmpeg's report (FFREPORT file).")
+    ] = None,
+    stats_fifo: Annotated[
+        Path | None, typer.Option(help="FIFO to make for ffmpeg's -vstats_file.")
+    ] = None,
 ) -> None:
     """Run the in-Pod sidecar: ffmpeg's progress, stale and limit watchdogs, /state, /metrics."""
     import asyncio
@@ -248,6 +254,8 @@ def agent(  # noqa: PLR0917 - one parameter per CLI flag
         cpu_capacity=cpu_capacity,
         command=command,
         termination_message_path=termination_message_path,
+        report_fifo=report_fifo,
+        stats_fifo=stats_fifo,
     )
     asyncio.run(run_agent(options))
 

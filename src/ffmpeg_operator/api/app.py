@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import Receive, Scope, Send
 
 from ffmpeg_operator import __version__
 from ffmpeg_operator.api.auth import AuthSettings, auths, install_auth, is_authorized, minimal_about
@@ -24,9 +25,11 @@ from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.config import ConfigService
 from ffmpeg_operator.api.cors import CorsMiddleware
 from ffmpeg_operator.api.errors import install_error_handlers
+from ffmpeg_operator.api.fastread import FastReads
 from ffmpeg_operator.api.files import FileStore
 from ffmpeg_operator.api.logbuffer import LogBuffer, attach
 from ffmpeg_operator.api.memfs import memfs_router
+from ffmpeg_operator.api.memfs_progress import memfs_overlay
 from ffmpeg_operator.api.metrics import render_metrics
 from ffmpeg_operator.api.openapi import describe_bodies
 from ffmpeg_operator.api.paths import RawPathMiddleware
@@ -39,6 +42,7 @@ from ffmpeg_operator.api.routes.system import system_router
 from ffmpeg_operator.api.routes.ui import ui_router
 from ffmpeg_operator.api.sessions import SessionMiddleware, SessionRegistry
 from ffmpeg_operator.api.wire import install_gzip, json_response
+from ffmpeg_operator.core.memfs_traffic import MemfsTraffic
 from ffmpeg_operator.runtime.memfs import MemFS
 
 #: The datarhei Core version whose API this server speaks.
@@ -54,11 +58,25 @@ class ServerInfo:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+class _ApiApp(FastAPI):
+    """FastAPI with the single-process read answered ahead of it (``api/fastread.py``)."""
+
+    fast_reads: FastReads | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_reads is not None and await self.fast_reads.handle(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 @dataclass(frozen=True)
 class MemfsService:
     store: MemFS
     username: str
     password: str
+    #: What ``{memfs}`` resolves to for this server's processes (their writes are counted).
+    base_url: str = ""
+    traffic: MemfsTraffic = field(default_factory=MemfsTraffic)
 
 
 @dataclass(frozen=True)
@@ -88,7 +106,7 @@ def create_app(
     auth = auth or AuthSettings()
     info = info or ServerInfo()
     started = time.time()
-    app = FastAPI(
+    app = _ApiApp(
         title="ffmpeg-operator: datarhei Core v3 process API",
         version=__version__,
         lifespan=lifespan,
@@ -156,10 +174,14 @@ def create_app(
         body = render_metrics(processes, restarts() if restarts else {})
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(process_router(backend))
+    overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
+    app.include_router(process_router(backend, overlay))
+    app.fast_reads = FastReads(backend, authenticator, overlay=overlay, cors=services is not None)
     app.include_router(playout_router(backend))
     if memfs is not None:
-        app.include_router(memfs_router(memfs.store, memfs.username, memfs.password))
+        app.include_router(
+            memfs_router(memfs.store, memfs.username, memfs.password, on_write=memfs.traffic.record)
+        )
     if services is not None:
         _include_services(app, backend, services, started)
     describe_bodies(app)

@@ -186,7 +186,7 @@ def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
     store = MemFS()
     engine = LocalEngine(settings, store)
     auth = _auth_settings(options, lambda: _persistent_secret(data_dir / "jwt.secret"))
-    memfs = MemfsService(store, MEMFS_USERNAME, memfs_password)
+    memfs = MemfsService(store, MEMFS_USERNAME, memfs_password, base_url=placeholders.memfs)
     info = ServerInfo(instance_id=_persistent_secret(data_dir / "instance.id"))
     services = _services(
         _ServiceInputs(
@@ -239,11 +239,14 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
             context=options.kube_context,
             ffmpeg=binary,
             run=run,
+            secrets=(memfs_password,),
         )
     )
     data_dir = options.data_dir.resolve()
     auth = _auth_settings(options, lambda: _secret_if_possible(data_dir / "jwt.secret"))
-    memfs = MemfsService(store, MEMFS_USERNAME, memfs_password)
+    memfs = MemfsService(
+        store, MEMFS_USERNAME, memfs_password, base_url=environ["FFMPEG_OPERATOR_MEMFS_URL"]
+    )
     info = ServerInfo(instance_id=_secret_if_possible(data_dir / "instance.id"))
     settings_store: SettingsStore
     if options.settings_secret:
