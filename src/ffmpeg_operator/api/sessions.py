@@ -81,8 +81,9 @@ class SessionRegistry:
         self._clock = clock
         self._ignore = [ipaddress.ip_network(net, strict=False) for net in ignore if net]
         self._collectors = {name: Collector(name) for name in COLLECTORS}
-        #: client → reference of its latest playlist (segments count towards it).
-        self._playlists: dict[str, str] = {}
+        #: client → (reference of its latest playlist, when it was read); segments count
+        #: towards it. Forgotten with the client's sessions, so the map does not grow forever.
+        self._playlists: dict[str, tuple[str, float]] = {}
 
     def collectable(self, address: str) -> bool:
         try:
@@ -96,13 +97,14 @@ class SessionRegistry:
         now = self._clock()
         key = f"{client} {agent}"
         with self._lock:
+            self._forget_playlists(now)
             collectors = ["http"]
             reference = _reference(path)
             if path.endswith(".m3u8"):
-                self._playlists[key] = reference
+                self._playlists[key] = (reference, now)
                 collectors.append("hls")
             elif path.endswith(".ts"):
-                reference = self._playlists.get(key, reference)
+                reference = self._playlists.get(key, (reference, now))[0]
                 collectors.append("hls")
             for name in collectors:
                 collector = self._collectors[name]
@@ -125,6 +127,11 @@ class SessionRegistry:
                 session.tx_bytes += size
                 session.recent.append((now, size))
                 collector.totals.tx_bytes += size
+
+    def _forget_playlists(self, now: float) -> None:
+        stale = [k for k, (_, seen) in self._playlists.items() if now - seen > SESSION_TIMEOUT_S]
+        for key in stale:
+            del self._playlists[key]
 
     def active(self, name: str) -> list[dict[str, Any]]:
         """Core's ``api.Session`` list of a collector (empty for unknown collectors)."""
