@@ -5,7 +5,8 @@ Two collectors, as in Core: ``hls`` (playlists and segments, ``.m3u8``/``.ts``) 
 watching one stream: its reference is the playlist's name without extension, as Core derives
 it, and segments count towards the client's latest playlist. Bytes are counted as they are
 sent; a session ends after :data:`SESSION_TIMEOUT_S` without a request. Clients on
-``ip_ignorelist`` (Core's default: localhost, i.e. ffmpeg itself) are not counted.
+``ip_ignorelist`` (Core's default: localhost, i.e. ffmpeg itself) are not counted, nor are
+reads with HTTP basic credentials (ffmpeg reading ``{memfs}``, whose URL carries them).
 """
 
 from __future__ import annotations
@@ -242,7 +243,14 @@ class SessionMiddleware:
         if not self.registry.collectable(address):
             await self.app(scope, receive, send)
             return
-        agent = Headers(scope=scope).get("user-agent", "")
+        headers = Headers(scope=scope)
+        if headers.get("authorization", "").lower().startswith("basic "):
+            # ffmpeg reading {memfs} sends the memfs credentials the placeholder carries: a
+            # process of this server, not a viewer (on Kubernetes it comes from a Pod address
+            # that no ignore list can name in advance).
+            await self.app(scope, receive, send)
+            return
+        agent = headers.get("user-agent", "")
         status = 0
 
         async def counting_send(message: Message) -> None:
