@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# UI_DIR: a Restreamer UI build to serve at /ui (see the README, "Using the Restreamer UI").
+UI_DIR ?=
 run: $(STAMP)
-	$(BIN)/ffmpeg-operator serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+	$(BIN)/ffmpeg-operator serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) \
+		$(if $(UI_DIR),--ui-dir $(UI_DIR))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -134,6 +134,11 @@ def create_app(
     def created_at() -> datetime:
         return services.config.created_at if services is not None else info.created_at
 
+    def name() -> str:
+        # Core's about names the instance by the configured name (PUT /api/v3/config).
+        configured = services.config.facts.settings.name if services is not None else ""
+        return configured or info.name
+
     @app.get("/ping", response_class=PlainTextResponse)
     async def ping() -> str:
         return "pong"
@@ -164,7 +169,7 @@ def create_app(
             {
                 "app": "datarhei-core",
                 "auths": auths(current),
-                "name": info.name,
+                "name": name(),
                 "id": info.instance_id,
                 "created_at": created_at().strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "uptime_seconds": int(time.time() - started),
