@@ -13,6 +13,7 @@ from ffmpeg_operator.api.backends.kubeviews import ProcessView, RunView, run_vie
 from ffmpeg_operator.core.errors import ConfigError, UnknownProcessError
 from ffmpeg_operator.core.models import ProcessConfig, ProcessReport, ProcessState
 from ffmpeg_operator.core.prepare import PreparedProcess
+from ffmpeg_operator.core.redact import Redactor
 from ffmpeg_operator.core.skills import Skills
 from ffmpeg_operator.kube.names import GROUP, PROCESS_LABEL, cr_name
 from ffmpeg_operator.kube.pod import prepare_run
@@ -41,6 +42,7 @@ class KubeIndex:
 
     def __init__(self, options: KubernetesOptions) -> None:
         self.options = options
+        self._redactor = Redactor(options.secrets)
         self.client: KubeClient | None = None
         self._processes: ObjectCache | None = None
         self._pods: ObjectCache | None = None
@@ -78,7 +80,7 @@ class KubeIndex:
         """Connect, list processes and run Pods, and keep watching them."""
         options = self.options
         self.client = await connect(options.kubeconfig, options.context, options.namespace)
-        self._runs = RunObserver(self.client)
+        self._runs = RunObserver(self.client, redactor=self._redactor)
         self._processes = ObjectCache(
             self.client, self._collection(), on_change=self._on_process_change
         )
@@ -184,7 +186,9 @@ class KubeIndex:
         if cached is not None and cached[0] == self._config_epoch:
             return cached[1]
         try:
-            command: list[str] | None = self._prepare(view.config).command
+            command: list[str] | None = [
+                self._redactor.text(arg) for arg in self._prepare(view.config).command
+            ]
         except ConfigError:
             command = None  # an invalid process shows the operator's last command
         self._commands[view.name] = (self._config_epoch, command)

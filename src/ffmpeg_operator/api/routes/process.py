@@ -64,7 +64,7 @@ def process_router(backend: ProcessBackend, overlay: StateOverlay | None = None)
         processes = await backend.get_processes(ids, aspects)
         if overlay is not None and "state" in aspects:
             processes = [overlay_process(p, overlay) for p in processes]
-        return json_response([_process_item(p, aspects) for p in processes])
+        return json_response([process_item(p, aspects) for p in processes])
 
     @router.post("/api/v3/process")
     async def create_process(request: Request) -> Response:
@@ -90,7 +90,7 @@ def process_router(backend: ProcessBackend, overlay: StateOverlay | None = None)
         if not found:
             raise _unknown_process()
         process = found[0] if overlay is None else overlay_process(found[0], overlay)
-        return json_response(_process_item(process, aspects))
+        return json_response(process_item(process, aspects))
 
     @router.put("/api/v3/process/{pid}")
     async def update_process(pid: str, request: Request) -> Response:
@@ -224,7 +224,7 @@ async def _metadata_body(request: Request, key: str) -> Any:
         raise ApiError(400, "Invalid JSON", str(error)) from error
 
 
-def _process_item(process: Process, aspects: frozenset[str]) -> Any:
+def process_item(process: Process, aspects: frozenset[str]) -> Any:
     # A backend hands out the same Process object while nothing in it changed (and only for
     # one set of aspects), so its JSON is made once.
     return cached_json(process, lambda: _process_json(process, aspects))
