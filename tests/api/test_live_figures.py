@@ -19,7 +19,15 @@ from typing import Any
 import httpx
 import imageio_ffmpeg
 import pytest
-from acceptance_helpers import JsonDict, create, path_id, state, unique_id, wait_for
+from acceptance_helpers import (
+    JsonDict,
+    create,
+    path_id,
+    state,
+    unique_id,
+    wait_for,
+    wait_until,
+)
 
 from backends import BackendServer, require_runs
 from livesrv import LiveServer
@@ -280,3 +288,17 @@ def test_filter_graph_output_shows_streams_and_fps(figures_api: httpx.Client) ->
     assert (video["codec"], video["width"]) == ("h264", 320)
     assert video["frame"] > 0 and video["fps"] > 0
     assert progress["fps"] > 10
+
+
+def test_the_report_shows_nothing_of_the_injected_report_file(figures_api: httpx.Client) -> None:
+    output = {"id": "out", "address": "-", "options": ["-c:v", "libx264", "-f", "mpegts"]}
+    config = _config([_lavfi(SOURCE)], output, options=[])
+    create(figures_api, config)
+
+    def prelude() -> list[str]:
+        report = figures_api.get(f"/api/v3/process/{path_id(config['id'])}/report").json()
+        lines: list[str] = report["prelude"] + [line for _, line in report["log"]]
+        return lines if any(line.startswith("Output #0") for line in lines) else []
+
+    lines = wait_until(prelude, timeout=FIGURES_TIMEOUT_S, what="the stream dump in the report")
+    assert not [line for line in lines if "Report written to" in line or "started on" in line]
