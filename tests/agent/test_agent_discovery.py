@@ -62,15 +62,6 @@ def test_the_configs_own_progress_and_nostdin_stay_in_the_command() -> None:
 
 
 def test_the_injected_vstats_file_is_stripped_too() -> None:
-    cmdline = [
-        "ffmpeg",
-        "-nostdin",
-        "-progress",
-        URL,
-        "-vstats_file",
-        "/tmp/v.fifo",
-        "-i",
-        "a",
-        "b",
-    ]
-    assert strip_injected_flags(cmdline, URL, "/tmp/v.fifo") == ["-i", "a"]
+    injected = ["-nostdin", "-progress", URL, "-vstats_file", "/tmp/v.fifo"]
+    cmdline = ["ffmpeg", *injected, "-i", "a", "b"]
+    assert strip_injected_flags(cmdline, URL, "/tmp/v.fifo") == ["-i", "a", "b"]
