@@ -184,6 +184,7 @@ def _live(current: JsonDict) -> bool:
 
 
 def _start(api: httpx.Client, config: JsonDict) -> JsonDict:
+    """Create, wait for live figures, then watch it run past its stale timeout."""
     create(api, config)
     wait_for(api, config["id"], _live, timeout=FIGURES_TIMEOUT_S, interval=0.25)
     return _watch(api, config["id"])["progress"]
@@ -217,7 +218,7 @@ def test_encode_shows_streams_fps_and_bitrate(figures_api: httpx.Client) -> None
     assert video["size_kb"] > 0 and video["bitrate_kbit"] > 0
 
 
-def test_stream_copy_of_an_encoded_source_shows_its_figures(
+def test_stream_copy_of_an_encoded_source_shows_its_figures_and_is_never_stale(
     figures_api: httpx.Client, encoded_source: str
 ) -> None:
     source = {
@@ -236,7 +237,7 @@ def test_stream_copy_of_an_encoded_source_shows_its_figures(
     assert progress["fps"] > 10
 
 
-def test_hls_to_memfs_shows_size_and_bitrate(figures_api: httpx.Client) -> None:
+def test_hls_to_memfs_shows_size_and_bitrate_and_is_never_stale(figures_api: httpx.Client) -> None:
     pid = unique_id("figures")
     output = {
         "id": "hls",
@@ -259,7 +260,7 @@ def test_hls_to_memfs_shows_size_and_bitrate(figures_api: httpx.Client) -> None:
     assert entry["size_kb"] > 0 and entry["bitrate_kbit"] > 0
 
 
-def test_audio_only_output_shows_size_and_bitrate(figures_api: httpx.Client) -> None:
+def test_audio_only_output_shows_size_and_bitrate_and_is_never_stale(figures_api: httpx.Client) -> None:
     output = {"id": "out", "address": "-", "options": ["-c:a", "aac", "-f", "adts"]}
     config = _config([_lavfi("sine=r=48000")], output)
 
