@@ -260,7 +260,9 @@ def test_hls_to_memfs_shows_size_and_bitrate_and_is_never_stale(figures_api: htt
     assert entry["size_kb"] > 0 and entry["bitrate_kbit"] > 0
 
 
-def test_audio_only_output_shows_size_and_bitrate_and_is_never_stale(figures_api: httpx.Client) -> None:
+def test_audio_only_output_shows_size_and_bitrate_and_is_never_stale(
+    figures_api: httpx.Client,
+) -> None:
     output = {"id": "out", "address": "-", "options": ["-c:a", "aac", "-f", "adts"]}
     config = _config([_lavfi("sine=r=48000")], output)
 
