@@ -374,21 +374,36 @@ def _deliver(lines: list[str], callback: LineCallback | None) -> None:
             log.exception("line callback failed")
 
 
-async def _pump(stream: asyncio.StreamReader, callback: LineCallback | None) -> None:
-    splitter = LineSplitter()
-    while chunk := await stream.read(_READ_SIZE):
-        _deliver(splitter.feed(chunk), callback)
-    _deliver(splitter.flush(), callback)
-
-
 async def _pump_fd(fd: int, callback: LineCallback | None) -> None:
+    """Deliver the lines of pipe ``fd`` until EOF; closes ``fd``.
+
+    A reader callback on the event loop reads the pipe directly: no transport, stream reader
+    and task wake-up per chunk (two pipes per running ffmpeg, a few chunks a second each).
+    """
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    pipe = os.fdopen(fd, "rb", buffering=0)
-    transport, _protocol = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), pipe
-    )
+    os.set_blocking(fd, False)
+    splitter = LineSplitter()
+    ended: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, _READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            if not ended.done():
+                ended.set_exception(error)
+            return
+        if not chunk:
+            if not ended.done():
+                ended.set_result(None)
+            return
+        _deliver(splitter.feed(chunk), callback)
+
+    loop.add_reader(fd, readable)
     try:
-        await _pump(reader, callback)
+        await ended
     finally:
-        transport.close()
+        loop.remove_reader(fd)
+        os.close(fd)
+    _deliver(splitter.flush(), callback)
