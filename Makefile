@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint typecheck contracts unit bench clean e2e-kind
+.PHONY: run test lint typecheck contracts unit bench clean e2e-kind chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,15 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+# tests/ui drives Debian's Chromium through Playwright (which never downloads a browser here):
+# install it when it is missing. Where that fails the tier skips, and fails when CI=true.
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+		|| echo "chromium could not be installed: tests/ui will skip (fail when CI=true)"
+
+unit: $(STAMP) chromium
 	$(BIN)/python -m pytest --cov=ffmpeg_operator --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 test: lint typecheck contracts unit
@@ -71,3 +79,29 @@ e2e-kind:
 	E2E_KUBE_CONTEXT=kind-$(E2E_CLUSTER) E2E_NAMESPACE=$(E2E_NAMESPACE) \
 		E2E_RELEASE=$(E2E_RELEASE) E2E_API_PASSWORD=$(E2E_API_PASSWORD) KUBECTL=$(KUBECTL) \
 		$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+# Container images without a registry (tests/cluster/images.py): the Debian base from a
+# debootstrap rootfs, the project image from the Dockerfile and the Pods' pause image, built with
+# podman (runc) into ~/.cache/ffmpeg-operator/images, keyed by their inputs: a second run builds
+# nothing. The image tier (tests/ship/test_image_run.py) runs the project image with podman; the
+# tools it needs are installed from Debian before the tests when missing (as root, with apt).
+IMAGE_TOOLS := podman buildah debootstrap runc gcc
+IMAGE_APT_PACKAGES := podman buildah debootstrap runc uidmap containernetworking-plugins gcc libc6-dev
+IMAGES_ARGS ?=
+
+.PHONY: images image-tools
+image-tools:
+	@missing=""; for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing$$missing from Debian"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(IMAGE_APT_PACKAGES); \
+	else \
+		echo "image tools missing:$$missing (install: apt-get install $(IMAGE_APT_PACKAGES))"; \
+	fi
+
+images: image-tools
+	$(PYTHON) tests/cluster/images.py build $(IMAGES_ARGS)
+
+# The image tier needs the tools before pytest starts.
+unit: image-tools

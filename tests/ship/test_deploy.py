@@ -78,10 +78,12 @@ def argocd_cm() -> Objects:
 
 @pytest.fixture(scope="module")
 def chart() -> Objects:
-    """The Helm chart rendered as the production overlay is deployed: namespace media."""
+    """The Helm chart rendered as the production overlay is deployed: namespace media, {diskfs}
+    a shared claim (the chart's default is an emptyDir per run)."""
     from helm_python import Chart
 
-    rendered = Chart.load(CHART).render({}, name="ffmpeg-operator", namespace="media")
+    values = {"diskfs": {"type": "claim"}}
+    rendered = Chart.load(CHART).render(values, name="ffmpeg-operator", namespace="media")
     return [
         doc
         for path, text in rendered.items()
@@ -115,6 +117,8 @@ def test_kustomization_builds_only_known_kinds(kustomize: Kustomize, directory: 
         "Namespace", "CustomResourceDefinition", "ServiceAccount", "Role", "RoleBinding",
         "Service", "PersistentVolumeClaim", "Deployment", "KopfPeering", "FFmpegProcess",
         "GitRepository", "Kustomization",
+        # Only the API's settings Secret, committed empty (no credential lives in git).
+        "Secret",
     }  # fmt: skip
     kinds = {o["kind"] for o in kustomize(directory)}
     assert kinds and kinds <= known

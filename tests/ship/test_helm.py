@@ -19,6 +19,12 @@ import helm_python
 import kubernetes_validate
 import pytest
 import yaml
+from helm_python import _native
+
+from ffmpeg_operator.core.models import ProcessConfig
+from ffmpeg_operator.kube.pod import OperatorSettings, build_run_pod
+from ffmpeg_operator.kube.settings import settings_from_env
+from ffmpeg_operator.kube.spec import cr_from_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "ffmpeg-operator"
@@ -32,6 +38,7 @@ OPERATOR = f"{FULLNAME}-operator"
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "existing-claim": {"diskfs": {"existingClaim": "shared-media"}},
+    "shared-claim": {"diskfs": {"type": "claim"}},
     "ingress": {
         "api": {
             "ingress": {
@@ -103,7 +110,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "auth": {"enabled": False},
         "runPods": {"image": "registry.example.org/ffmpeg-gpu:7.1"},
-        "diskfs": {"storageClass": "cephfs", "size": "50Gi"},
+        "diskfs": {"type": "claim", "storageClass": "cephfs", "size": "50Gi"},
     },
 }
 
@@ -128,15 +135,36 @@ def chart() -> Iterator[helm_python.Chart]:
         yield loaded
 
 
+#: What a cluster with the Prometheus Operator serves beyond the built-in APIs.
+PROMETHEUS_OPERATOR = (
+    "monitoring.coreos.com/v1/ServiceMonitor",
+    "monitoring.coreos.com/v1/PodMonitor",
+)
+
+
 @functools.cache
-def _render_text(values_json: str, release: str) -> dict[str, str]:
+def _render_text(
+    values_json: str, release: str, api_versions: tuple[str, ...] = PROMETHEUS_OPERATOR
+) -> dict[str, str]:
+    # Chart.render has no api_versions argument, the native call it wraps has: it is what
+    # `helm template --api-versions` and Argo CD (the cluster's API versions) pass to
+    # .Capabilities.APIVersions.
+    options = {"name": release, "namespace": NAMESPACE, "api_versions": list(api_versions)}
     with helm_python.Chart.load(CHART) as loaded:
-        return loaded.render(json.loads(values_json), name=release, namespace=NAMESPACE)
+        loaded.validate_schema(json.loads(values_json))
+        text = _native.call_string("helm_render", loaded._raw(), values_json, json.dumps(options))
+    manifests: dict[str, str] = json.loads(text)
+    return manifests
 
 
-def render(values: dict[str, Any], release: str = RELEASE) -> list[dict[str, Any]]:
-    """Every object the chart renders with ``values``, in template order."""
-    manifests = _render_text(json.dumps(values, sort_keys=True), release)
+def render(
+    values: dict[str, Any],
+    release: str = RELEASE,
+    api_versions: tuple[str, ...] = PROMETHEUS_OPERATOR,
+) -> list[dict[str, Any]]:
+    """Every object the chart renders with ``values`` for a cluster serving ``api_versions``
+    (by default one with the Prometheus Operator), in template order."""
+    manifests = _render_text(json.dumps(values, sort_keys=True), release, api_versions)
     return [
         document
         for path, text in sorted(manifests.items())
@@ -419,11 +447,39 @@ def test_operator_role_grants_exactly_what_kopf_and_run_pods_need() -> None:
     assert rules(role) == {
         ("ffmpeg-operator.io", "ffmpegprocesses", ("get", "list", "patch", "update", "watch")),
         ("ffmpeg-operator.io", "ffmpegprocesses/status", ("get", "patch", "update")),
+        ("ffmpeg-operator.io", "ffmpegprocesses/finalizers", ("update",)),
         ("", "pods", ("create", "delete", "get", "list", "patch", "watch")),
         ("", "pods/log", ("get",)),
         ("", "events", ("create", "patch")),
         ("kopf.dev", "kopfpeerings", ("get", "list", "patch", "watch")),
     }
+
+
+@pytest.mark.parametrize("value_set", ["defaults", "cluster-wide"])
+def test_operator_may_set_block_owner_deletion_on_the_run_pods_it_creates(value_set: str) -> None:
+    # OwnerReferencesPermissionEnforcement: an ownerReference with blockOwnerDeletion needs
+    # `update` on the owner's finalizers subresource, or the Pod creation is refused (403).
+    config = ProcessConfig.model_validate(
+        {
+            "id": "cam1",
+            "input": [{"id": "in", "address": "testsrc", "options": ["-f", "lavfi"]}],
+            "output": [{"id": "out", "address": "-", "options": ["-f", "null"]}],
+        }
+    )
+    cr = cr_from_config(config, NAMESPACE)
+    cr["metadata"]["uid"] = "0b7e3c1e-5f4c-4c1e-9d55-1f6d0f1a2b3c"
+    pod = build_run_pod(cr, 1, OperatorSettings(), lambda _: None).manifest
+    docs = render(VALUE_SETS[value_set])
+    role = one(docs, "ClusterRole") if value_set == "cluster-wide" else one(docs, "Role", OPERATOR)
+    granted = rules(role)
+    blocking = [ref for ref in pod["metadata"]["ownerReferences"] if ref.get("blockOwnerDeletion")]
+    assert blocking
+    for reference in blocking:
+        group = reference["apiVersion"].split("/")[0]
+        assert any(
+            g == group and r == "ffmpegprocesses/finalizers" and "update" in verbs
+            for g, r, verbs in granted
+        ), reference
 
 
 def test_default_install_has_no_cluster_scoped_rbac() -> None:
@@ -474,7 +530,42 @@ def test_api_role_grants_exactly_process_crud_and_pod_reads() -> None:
         ),
         ("", "pods", ("get", "list")),
         ("", "pods/log", ("get",)),
+        ("", "secrets", ("get", "patch", "update")),
     }
+
+
+def test_api_may_touch_only_its_settings_secret_which_the_chart_keeps() -> None:
+    docs = render({})
+    secret_rule = next(r for r in one(docs, "Role", API)["rules"] if "secrets" in r["resources"])
+    name = f"{FULLNAME}-settings"
+    assert secret_rule["resourceNames"] == [name]
+    assert env_values(docs, API)["FFMPEG_OPERATOR_SETTINGS_SECRET"] == name
+    secret = one(docs, "Secret", name)
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert "data" not in secret  # created empty; the API writes it
+
+
+def test_api_serves_diskfs_from_the_claim_the_run_pods_use() -> None:
+    docs = render({})
+    pod = one(docs, "Deployment", API)["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)
+    assert volume["persistentVolumeClaim"]["claimName"] == f"{FULLNAME}-diskfs"
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
+    assert env_values(docs, API)["FFMPEG_OPERATOR_API_DISK_DIR"] == mount["mountPath"]
+    assert env_values(docs, OPERATOR)["FFMPEG_OPERATOR_DISKFS_PATH"] == mount["mountPath"]
+
+
+def test_api_without_diskfs_mounts_no_claim() -> None:
+    docs = render({"api": {"mountDiskfs": False}})
+    pod = one(docs, "Deployment", API)["spec"]["template"]["spec"]
+    assert not any("persistentVolumeClaim" in v for v in pod["volumes"])
+    assert "FFMPEG_OPERATOR_API_DISK_DIR" not in env_values(docs, API)
+
+
+def test_ui_dir_value_serves_a_ui_build() -> None:
+    assert "FFMPEG_OPERATOR_UI_DIR" not in env_values(render({}), API)
+    docs = render({"api": {"uiDir": "/srv/restreamer-ui"}})
+    assert env_values(docs, API)["FFMPEG_OPERATOR_UI_DIR"] == "/srv/restreamer-ui"
 
 
 def test_api_serves_the_kubernetes_backend_of_its_namespace() -> None:
@@ -573,8 +664,21 @@ def test_every_environment_variable_is_documented_in_values() -> None:
 # --------------------------------------------------------------------------- storage
 
 
-def test_default_install_creates_the_diskfs_claim_and_keeps_it_on_uninstall() -> None:
+def test_default_install_needs_no_storage_class_diskfs_is_an_empty_dir_per_run() -> None:
+    # A stock cluster (kind, a cloud's default class) has no ReadWriteMany: no claim at all,
+    # so nothing stays Pending; run Pods get an emptyDir of their own (FFMPEG_OPERATOR_DISKFS_CLAIM
+    # unset, see kube.settings), the operator mounts nothing.
     docs = render({})
+    assert objects(docs, "PersistentVolumeClaim") == []
+    assert "FFMPEG_OPERATOR_DISKFS_CLAIM" not in env(docs, OPERATOR)
+    pod = one(docs, "Deployment", OPERATOR)["spec"]["template"]["spec"]
+    assert not any("persistentVolumeClaim" in volume for volume in pod["volumes"])
+    settings = settings_from_env(env_values(docs, OPERATOR))
+    assert settings.diskfs_pvc is None
+
+
+def test_claim_type_creates_the_diskfs_claim_and_keeps_it_on_uninstall() -> None:
+    docs = render(VALUE_SETS["shared-claim"])
     claim = one(docs, "PersistentVolumeClaim")
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -590,7 +694,7 @@ def test_diskfs_claim_takes_size_and_storage_class() -> None:
 
 
 def test_storage_class_dash_asks_for_no_class() -> None:
-    claim = one(render({"diskfs": {"storageClass": "-"}}), "PersistentVolumeClaim")
+    claim = one(render({"diskfs": {"type": "claim", "storageClass": "-"}}), "PersistentVolumeClaim")
     assert claim["spec"]["storageClassName"] == ""
 
 
@@ -620,7 +724,7 @@ def _secret_refs(docs: list[dict[str, Any]], deployment: str) -> dict[str, tuple
 
 def test_default_secret_holds_the_user_and_generated_passwords() -> None:
     docs = render({})
-    secret = one(docs, "Secret")
+    secret = one(docs, "Secret", f"{FULLNAME}-auth")
     data = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
     assert data["username"] == "admin"
     assert len(data["password"]) == 24 and data["password"].isalnum()
@@ -638,14 +742,16 @@ def test_default_secret_holds_the_user_and_generated_passwords() -> None:
 
 
 def test_given_passwords_are_stored_verbatim() -> None:
-    secret = one(render({"auth": {"password": "s3cret", "memfsPassword": "m3mfs"}}), "Secret")
+    docs = render({"auth": {"password": "s3cret", "memfsPassword": "m3mfs"}})
+    secret = one(docs, "Secret", f"{FULLNAME}-auth")
     assert base64.b64decode(secret["data"]["password"]) == b"s3cret"
     assert base64.b64decode(secret["data"]["memfs-password"]) == b"m3mfs"
 
 
 def test_existing_secret_is_referenced_and_none_is_rendered() -> None:
     docs = render(VALUE_SETS["existing-secret"])
-    assert objects(docs, "Secret") == []
+    # Only the settings Secret of the API is rendered.
+    assert [s["metadata"]["name"] for s in objects(docs, "Secret")] == [f"{FULLNAME}-settings"]
     refs = _secret_refs(docs, API) | _secret_refs(docs, OPERATOR)
     assert {name for name, _ in refs.values()} == {"ffmpeg-credentials"}
 
@@ -730,3 +836,16 @@ def test_pod_monitor_looks_in_every_namespace_for_a_cluster_wide_operator() -> N
 def test_no_prometheus_objects_by_default() -> None:
     kinds = {doc["kind"] for doc in render({})}
     assert not kinds & {"ServiceMonitor", "PodMonitor"}
+
+
+def test_monitors_are_left_out_where_the_prometheus_operator_is_not_installed() -> None:
+    # Enabled, but the cluster does not serve the kinds: an install must not fail on them.
+    docs = render(VALUE_SETS["monitoring"], api_versions=())
+    assert not {doc["kind"] for doc in docs} & {"ServiceMonitor", "PodMonitor"}
+    assert objects(docs, "Deployment")
+
+
+def test_each_monitor_needs_its_own_kind_served() -> None:
+    only_service_monitors = render(VALUE_SETS["monitoring"], api_versions=PROMETHEUS_OPERATOR[:1])
+    assert objects(only_service_monitors, "ServiceMonitor")
+    assert objects(only_service_monitors, "PodMonitor") == []

@@ -6,7 +6,8 @@ dependency solving cost several times that (bench/README.md). :class:`FastReads`
 from the raw ASGI scope, exactly as the route would (same body, same headers, gzip under the
 same rule, the same access-token check), and hands everything else to the application:
 unknown processes (the route writes the 404), requests without a valid token (the middleware
-writes the 401), every other path and method.
+writes the 401), requests with an ``Origin`` header where CORS is on (the CORS middleware
+answers those), every other path and method.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from starlette.types import Scope, Send
 
 from ffmpeg_operator.api.auth import Authenticator
 from ffmpeg_operator.api.backend import ProcessBackend
+from ffmpeg_operator.api.memfs_progress import StateOverlay, overlay_process
 from ffmpeg_operator.api.routes.process import process_item
 from ffmpeg_operator.api.wire import GZIP_LEVEL, GZIP_MINIMUM_SIZE, dumps
 from ffmpeg_operator.core.listing import parse_filter, query_value
@@ -28,9 +30,20 @@ _JSON = (b"content-type", b"application/json")
 
 
 class FastReads:
-    def __init__(self, backend: ProcessBackend, authenticator: Authenticator | None) -> None:
+    def __init__(
+        self,
+        backend: ProcessBackend,
+        authenticator: Authenticator | None,
+        *,
+        overlay: StateOverlay | None = None,
+        cors: bool = False,
+    ) -> None:
         self.backend = backend
         self.authenticator = authenticator
+        #: Completes the state as the route does (memfs output figures).
+        self.overlay = overlay
+        #: With CORS on, every /api answer varies by Origin; cross-origin reads go the long way.
+        self.cors = cors
 
     async def handle(self, scope: Scope, send: Send) -> bool:
         """Answer ``scope`` when it is a single-process read; ``False`` leaves it to the app."""
@@ -41,6 +54,8 @@ class FastReads:
         if not raw.startswith(_PREFIX) or b"/" in raw[len(_PREFIX) :] or raw == _PREFIX:
             return False
         headers = Headers(scope=scope)
+        if self.cors and "origin" in headers:
+            return False
         client = scope.get("client")
         if self.authenticator is not None and not self.authenticator.allows(
             headers, str(client[0]) if client else None
@@ -54,12 +69,21 @@ class FastReads:
         found = await self.backend.get_processes([pid], aspects)
         if not found:
             return False
-        body = dumps(process_item(found[0], aspects))
+        process = found[0]
+        if self.overlay is not None and "state" in aspects:
+            process = overlay_process(process, self.overlay)
+        body = dumps(process_item(process, aspects))
+        vary: list[bytes] = []
         extra: list[tuple[bytes, bytes]] = []
         # The rule of ApiGZipMiddleware (Starlette's GZipMiddleware at GZIP_LEVEL).
         if len(body) >= GZIP_MINIMUM_SIZE and "gzip" in headers.get("accept-encoding", ""):
             body = gzip.compress(body, compresslevel=GZIP_LEVEL)
-            extra = [(b"vary", b"Accept-Encoding"), (b"content-encoding", b"gzip")]
+            vary.append(b"Accept-Encoding")
+            extra = [(b"content-encoding", b"gzip")]
+        if self.cors:
+            vary.append(b"Origin")
+        if vary:
+            extra.insert(0, (b"vary", b", ".join(vary)))
         await send(
             {
                 "type": "http.response.start",

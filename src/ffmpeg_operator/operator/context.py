@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import kopf
 
+from ffmpeg_operator.core.redact import Redactor
 from ffmpeg_operator.operator.cleanup import AsyncFilesystem, CleanupLoop, DiskVolume, MemfsStore
 from ffmpeg_operator.operator.config import MEMFS_USER, OperatorConfig
 from ffmpeg_operator.operator.kubeclient import KubeClient
@@ -56,6 +57,8 @@ class OperatorContext:
             filesystems.append(MemfsStore(config.memfs_url, MEMFS_USER, config.memfs_password))
         self.cleanup = CleanupLoop(filesystems, interval=config.cleanup_interval)
         self.counters = ActionCounters()
+        #: ffmpeg logs the memfs URL with the password: kept out of statuses and events.
+        self.redactor = Redactor((config.memfs_password,))
         self._wakers: dict[ProcessKey, asyncio.Event] = {}
         # (namespace, referenced process ID) -> the processes whose config references it
         self._dependents: dict[tuple[str, str], set[ProcessKey]] = defaultdict(set)

@@ -10,6 +10,10 @@ audio-only outputs and below ``-loglevel info`` (§4.6, §9.4), so we add ``-pro
 where N is the descriptor number of the pipe's write end in the child (``pass_fds`` keeps the
 number). Injected flags go in front of the config's arguments and never show up in
 :attr:`FFmpegRun.command`.
+
+Two more pipes are optional: ffmpeg's report (``FFREPORT=file=/dev/fd/N``), which carries the
+stream dump whatever the log level, and a per-stream statistics file whose path the caller
+puts into the arguments (``argv_for_stats``). Both are read like stderr, line by line.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from ffmpeg_operator.core.argv import report_env
 from ffmpeg_operator.supervision.lines import LineSplitter
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,8 @@ log = logging.getLogger(__name__)
 ExitState = Literal["finished", "failed", "killed"]
 LineCallback = Callable[[str], None]
 InjectedFlagsFactory = Callable[[str], Sequence[str]]
+#: Builds ffmpeg's arguments around the path of the per-stream statistics pipe.
+StatsArgvFactory = Callable[[str], Sequence[str]]
 
 #: Core's stop grace period before SIGKILL (§4.3).
 DEFAULT_GRACE_S = 5.0
@@ -266,29 +273,50 @@ class FFmpegRun:
         on_progress_line: LineCallback | None = None,
         *,
         env: Mapping[str, str] | None = None,
+        on_report_line: LineCallback | None = None,
+        on_stats_line: LineCallback | None = None,
+        argv_for_stats: StatsArgvFactory | None = None,
     ) -> FFmpegRun:
         """Spawn ``binary`` with the injected flags then ``argv`` (the config's command line).
 
         ``injected_flags_factory`` receives the progress URL (``pipe:N``); ``env`` replaces
-        :func:`child_environment`. Raises :class:`FFmpegSpawnError` when the spawn fails.
+        :func:`child_environment`. With ``on_report_line``, ffmpeg's report goes to a pipe
+        read into that callback. With ``on_stats_line`` and ``argv_for_stats``, the arguments
+        run are ``argv_for_stats(<path of a pipe>)`` (``argv`` stays the :attr:`command`), and
+        the pipe's lines go to ``on_stats_line``. Raises :class:`FFmpegSpawnError` when the
+        spawn fails.
         """
         executable = _resolve_binary(binary)
-        # Both pipes are ours, not asyncio's: asyncio's Process.wait() would also wait for its
+        # The pipes are ours, not asyncio's: asyncio's Process.wait() would also wait for its
         # pipes to close, which a grandchild holding stderr could delay forever.
         stderr_read, stderr_write = os.pipe()
         progress_read, progress_write = os.pipe()
+        pipes: list[tuple[int, int, LineCallback | None]] = [
+            (stderr_read, stderr_write, on_stderr_line)
+        ]
+        pipes.append((progress_read, progress_write, on_progress_line))
+        child_env = child_environment() if env is None else dict(env)
+        run_argv = list(argv)
+        if on_report_line is not None:
+            report_read, report_write = os.pipe()
+            pipes.append((report_read, report_write, on_report_line))
+            child_env.update(report_env(f"/dev/fd/{report_write}"))
+        if on_stats_line is not None and argv_for_stats is not None:
+            stats_read, stats_write = os.pipe()
+            pipes.append((stats_read, stats_write, on_stats_line))
+            run_argv = list(argv_for_stats(f"/dev/fd/{stats_write}"))
         try:
             flags = list(injected_flags_factory(f"pipe:{progress_write}"))
             process = await _spawn(
                 executable,
-                [*flags, *argv],
+                [*flags, *run_argv],
                 stderr=stderr_write,
-                pass_fds=(progress_write,),
-                env=child_environment() if env is None else dict(env),
+                pass_fds=tuple(write for _read, write, _callback in pipes[1:]),
+                env=child_env,
             )
         except BaseException as error:
-            os.close(stderr_read)
-            os.close(progress_read)
+            for read, _write, _callback in pipes:
+                os.close(read)
             if isinstance(error, OSError):
                 raise FFmpegSpawnError(
                     f"fork/exec {executable}: {_go_error_text(error)}"
@@ -299,12 +327,11 @@ class FFmpegRun:
             raise
         finally:
             # The child holds its own copies; ours must go so the readers see EOF at exit.
-            os.close(stderr_write)
-            os.close(progress_write)
+            for _read, write, _callback in pipes:
+                os.close(write)
         started_at = time.time()
         readers = [
-            asyncio.create_task(_pump_fd(stderr_read, on_stderr_line)),
-            asyncio.create_task(_pump_fd(progress_read, on_progress_line)),
+            asyncio.create_task(_pump_fd(read, callback)) for read, _write, callback in pipes
         ]
         return cls(process, list(argv), readers, started_at)
 
