@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint typecheck contracts unit bench clean e2e-kind chromium
+.PHONY: run test lint typecheck contracts unit bench clean e2e-kind chromium debian-ffmpeg
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# UI_DIR: a Restreamer UI build to serve at /ui (see the README, "Using the Restreamer UI").
+UI_DIR ?=
 run: $(STAMP)
-	$(BIN)/ffmpeg-operator serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+	$(BIN)/ffmpeg-operator serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) \
+		$(if $(UI_DIR),--ui-dir $(UI_DIR))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,7 +40,15 @@ chromium:
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
 		|| echo "chromium could not be installed: tests/ui will skip (fail when CI=true)"
 
-unit: $(STAMP) chromium
+# Debian's ffmpeg 5.1: the oldest release the live-figures tests run on (the bundled build is
+# the newest); tests/api/test_live_figures.py skips without it (fails when CI=true).
+DEBIAN_FFMPEG ?= /usr/bin/ffmpeg
+debian-ffmpeg:
+	@test -x $(DEBIAN_FFMPEG) || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg; } \
+		|| echo "Debian's ffmpeg could not be installed: its live-figures tests will skip (fail when CI=true)"
+
+unit: $(STAMP) chromium debian-ffmpeg
 	$(BIN)/python -m pytest --cov=ffmpeg_operator --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 test: lint typecheck contracts unit test-cluster
@@ -86,7 +97,8 @@ e2e-kind:
 # nothing. The image tier (tests/ship/test_image_run.py) runs the project image with podman; the
 # tools it needs are installed from Debian before the tests when missing (as root, with apt).
 IMAGE_TOOLS := podman buildah debootstrap runc gcc
-IMAGE_APT_PACKAGES := podman buildah debootstrap runc uidmap containernetworking-plugins gcc libc6-dev
+IMAGE_APT_PACKAGES := podman buildah debootstrap debian-archive-keyring runc uidmap \
+	containernetworking-plugins iptables gcc libc6-dev
 IMAGES_ARGS ?=
 
 .PHONY: images image-tools

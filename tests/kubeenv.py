@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import importlib
@@ -38,6 +39,9 @@ from ffmpeg_operator.kube.crd import crd  # noqa: E402
 
 NAMESPACE = "default"
 MEMFS_PASSWORD = "memfspw"  # LiveServer's FFMPEG_OPERATOR_MEMFS_PASSWORD
+#: The Secret run Pods read the memfs password from (as the chart's), and its key.
+MEMFS_SECRET = "ffmpeg-operator-auth"
+MEMFS_SECRET_KEY = "memfs-password"
 #: Where run Pods reach the API's memfs (see the module docstring).
 MEMFS_HOST = "127.0.0.2"
 #: {diskfs} in run Pods: a PVC (a host directory here) mounted at the operator's default path.
@@ -149,10 +153,21 @@ def kube_environment(
             RunningEmulator(directory / "emulator", graceful_pod_deletion=True)
         )
         emulator.create(CRDS, crd())
+        emulator.create(
+            "v1/secrets",
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": MEMFS_SECRET, "namespace": NAMESPACE},
+                "data": {MEMFS_SECRET_KEY: base64.b64encode(MEMFS_PASSWORD.encode()).decode()},
+            },
+        )
         env = {
             "KUBECONFIG": str(emulator.kubeconfig),
             "FFMPEG_OPERATOR_MEMFS_URL": memfs_url,
             "FFMPEG_OPERATOR_MEMFS_PASSWORD": MEMFS_PASSWORD,
+            "FFMPEG_OPERATOR_MEMFS_SECRET": MEMFS_SECRET,
+            "FFMPEG_OPERATOR_MEMFS_SECRET_KEY": MEMFS_SECRET_KEY,
             "FFMPEG_OPERATOR_DISKFS_CLAIM": DISKFS_CLAIM,
             "FFMPEG_OPERATOR_DISKFS_PATH": DISKFS_PATH,
         }

@@ -140,6 +140,8 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
     ] = ",".join(DEFAULT_SESSION_IGNORE),
 ) -> None:
     """Serve the datarhei v3 process API over local ffmpeg processes or FFmpegProcess objects."""
+    import ipaddress
+
     import uvicorn
 
     from ffmpeg_operator.api.server import ServeOptions, build_kubernetes_app, build_local_app
@@ -163,6 +165,13 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
         cors_origins=_split(cors_origins),
         session_ignore=_split(session_ip_ignorelist),
     )
+    for network in options.session_ignore:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{network!r} is not a network", param_hint="--session-ip-ignorelist"
+            ) from None
     if ui_dir is not None and not ui_dir.is_dir():
         raise typer.BadParameter(f"{ui_dir} is not a directory", param_hint="--ui-dir")
     if backend is Backend.kubernetes:

@@ -268,6 +268,21 @@ def test_localhost_reader_is_not_counted_as_a_viewer(api: httpx.Client) -> None:
         api.delete(f"/api/v3/fs/mem/{channel}.m3u8")
 
 
+def test_process_reading_memfs_with_its_credentials_is_not_a_viewer(
+    api: httpx.Client, viewer: httpx.Client
+) -> None:
+    channel = _name()
+    api.put(f"/api/v3/fs/mem/{channel}.m3u8", content=b"#EXTM3U\n")
+    try:
+        # What ffmpeg sends for {memfs}/<channel>.m3u8: the URL's user and password.
+        read = viewer.get(f"/memfs/{channel}.m3u8", auth=("admin", "memfspw"))
+        assert read.status_code == 200
+        active = api.get("/api/v3/session/active", params={"collectors": "hls"}).json()["hls"]
+        assert all(s["reference"] != channel for s in active)
+    finally:
+        api.delete(f"/api/v3/fs/mem/{channel}.m3u8")
+
+
 def test_metrics_answer_the_footer_query_of_the_ui(api: httpx.Client) -> None:
     size = 4096
     path = f"/{_name()}.bin"

@@ -23,6 +23,7 @@ from helm_python import _native
 
 from ffmpeg_operator.core.models import ProcessConfig
 from ffmpeg_operator.kube.pod import OperatorSettings, build_run_pod
+from ffmpeg_operator.kube.settings import settings_from_env
 from ffmpeg_operator.kube.spec import cr_from_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,6 +38,7 @@ OPERATOR = f"{FULLNAME}-operator"
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "existing-claim": {"diskfs": {"existingClaim": "shared-media"}},
+    "shared-claim": {"diskfs": {"type": "claim"}},
     "ingress": {
         "api": {
             "ingress": {
@@ -108,7 +110,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "auth": {"enabled": False},
         "runPods": {"image": "registry.example.org/ffmpeg-gpu:7.1"},
-        "diskfs": {"storageClass": "cephfs", "size": "50Gi"},
+        "diskfs": {"type": "claim", "storageClass": "cephfs", "size": "50Gi"},
     },
 }
 
@@ -333,6 +335,14 @@ def test_chart_crd_is_identical_to_the_generated_crd() -> None:
     )
 
 
+def test_kustomize_crds_are_the_charts() -> None:
+    # crds/ is what deploy/base includes; the chart's crds/ what Helm installs.
+    for path in sorted((CHART / "crds").glob("*.yaml")):
+        assert (ROOT / "crds" / path.name).read_bytes() == path.read_bytes(), (
+            f"crds/{path.name} is stale: cp {path.relative_to(ROOT)} crds/"
+        )
+
+
 def test_chart_crds_validate_against_kubernetes() -> None:
     documents = _crd_documents()
     assert {doc["metadata"]["name"] for doc in documents} == {
@@ -430,6 +440,9 @@ def test_operator_runs_two_peering_replicas_with_kopf_liveness() -> None:
     assert "--standalone" not in args
     probe = container(docs, OPERATOR)["livenessProbe"]["httpGet"]
     assert probe["path"] == "/healthz"
+    # Not ready while the operator waits for its CRDs (operator.startup), alive meanwhile.
+    ready = container(docs, OPERATOR)["readinessProbe"]["httpGet"]
+    assert (ready["path"], ready["port"]) == ("/healthz?ready", probe["port"])
     assert container(docs, OPERATOR)["ports"] == [
         {"name": probe["port"], "containerPort": 8080, "protocol": "TCP"}
     ]
@@ -516,6 +529,12 @@ def test_cluster_wide_operator_leaves_the_api_namespaced() -> None:
 
 
 # --------------------------------------------------------------------------- API
+
+
+def test_api_is_ready_only_once_it_serves_processes() -> None:
+    api = container(render({}), API)
+    assert api["livenessProbe"]["httpGet"]["path"] == "/ping"
+    assert api["readinessProbe"]["httpGet"]["path"] == "/ready"
 
 
 def test_api_role_grants_exactly_process_crud_and_pod_reads() -> None:
@@ -662,8 +681,21 @@ def test_every_environment_variable_is_documented_in_values() -> None:
 # --------------------------------------------------------------------------- storage
 
 
-def test_default_install_creates_the_diskfs_claim_and_keeps_it_on_uninstall() -> None:
+def test_default_install_needs_no_storage_class_diskfs_is_an_empty_dir_per_run() -> None:
+    # A stock cluster (kind, a cloud's default class) has no ReadWriteMany: no claim at all,
+    # so nothing stays Pending; run Pods get an emptyDir of their own (FFMPEG_OPERATOR_DISKFS_CLAIM
+    # unset, see kube.settings), the operator mounts nothing.
     docs = render({})
+    assert objects(docs, "PersistentVolumeClaim") == []
+    assert "FFMPEG_OPERATOR_DISKFS_CLAIM" not in env(docs, OPERATOR)
+    pod = one(docs, "Deployment", OPERATOR)["spec"]["template"]["spec"]
+    assert not any("persistentVolumeClaim" in volume for volume in pod["volumes"])
+    settings = settings_from_env(env_values(docs, OPERATOR))
+    assert settings.diskfs_pvc is None
+
+
+def test_claim_type_creates_the_diskfs_claim_and_keeps_it_on_uninstall() -> None:
+    docs = render(VALUE_SETS["shared-claim"])
     claim = one(docs, "PersistentVolumeClaim")
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -679,7 +711,7 @@ def test_diskfs_claim_takes_size_and_storage_class() -> None:
 
 
 def test_storage_class_dash_asks_for_no_class() -> None:
-    claim = one(render({"diskfs": {"storageClass": "-"}}), "PersistentVolumeClaim")
+    claim = one(render({"diskfs": {"type": "claim", "storageClass": "-"}}), "PersistentVolumeClaim")
     assert claim["spec"]["storageClassName"] == ""
 
 

@@ -93,6 +93,11 @@ Images.
 {{/*
 Storage, credentials, addresses.
 */}}
+{{- /* "true" when {diskfs} is a claim (diskfs.type claim or an existing claim), else "". */}}
+{{- define "ffmpeg-operator.diskfsUsesClaim" -}}
+{{- if or (eq .Values.diskfs.type "claim") .Values.diskfs.existingClaim }}true{{ end }}
+{{- end }}
+
 {{- define "ffmpeg-operator.diskfsClaim" -}}
 {{- default (printf "%s-diskfs" (include "ffmpeg-operator.fullname" .)) .Values.diskfs.existingClaim }}
 {{- end }}
@@ -124,6 +129,11 @@ Environment shared by the API and the operator.
     secretKeyRef:
       name: {{ include "ffmpeg-operator.secretName" . }}
       key: {{ .Values.auth.secretKeys.memfsPassword }}
+{{- /* Run Pods read the password from the same Secret; their args only name $(VAR). */}}
+- name: FFMPEG_OPERATOR_MEMFS_SECRET
+  value: {{ include "ffmpeg-operator.secretName" . | quote }}
+- name: FFMPEG_OPERATOR_MEMFS_SECRET_KEY
+  value: {{ .Values.auth.secretKeys.memfsPassword | quote }}
 {{- with .Values.mediaServer.rtmp }}
 - name: FFMPEG_OPERATOR_RTMP_URL
   value: {{ . | quote }}

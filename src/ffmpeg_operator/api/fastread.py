@@ -13,6 +13,7 @@ answers those), every other path and method.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import Headers
@@ -37,6 +38,7 @@ class FastReads:
         *,
         overlay: StateOverlay | None = None,
         cors: bool = False,
+        ready: Callable[[], str | None] | None = None,
     ) -> None:
         self.backend = backend
         self.authenticator = authenticator
@@ -44,10 +46,14 @@ class FastReads:
         self.overlay = overlay
         #: With CORS on, every /api answer varies by Origin; cross-origin reads go the long way.
         self.cors = cors
+        #: While the backend is not ready, the application answers 503 with the reason.
+        self.ready = ready
 
     async def handle(self, scope: Scope, send: Send) -> bool:
         """Answer ``scope`` when it is a single-process read; ``False`` leaves it to the app."""
         if scope["type"] != "http" or scope["method"] != "GET":
+            return False
+        if self.ready is not None and self.ready() is not None:
             return False
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
         raw = raw.split(b"?", 1)[0]

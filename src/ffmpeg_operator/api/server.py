@@ -239,6 +239,7 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
             context=options.kube_context,
             ffmpeg=binary,
             run=run,
+            secrets=(memfs_password,),
         )
     )
     data_dir = options.data_dir.resolve()
@@ -281,4 +282,5 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
         restarts=backend.restarts,
         lifespan=_lifespan(backend.open, backend.close, services.config),
         services=services,
+        ready=backend.waiting_for,
     )

@@ -5,7 +5,8 @@ Two collectors, as in Core: ``hls`` (playlists and segments, ``.m3u8``/``.ts``) 
 watching one stream: its reference is the playlist's name without extension, as Core derives
 it, and segments count towards the client's latest playlist. Bytes are counted as they are
 sent; a session ends after :data:`SESSION_TIMEOUT_S` without a request. Clients on
-``ip_ignorelist`` (Core's default: localhost, i.e. ffmpeg itself) are not counted.
+``ip_ignorelist`` (Core's default: localhost, i.e. ffmpeg itself) are not counted, nor are
+reads with HTTP basic credentials (ffmpeg reading ``{memfs}``, whose URL carries them).
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ class SessionRegistry:
         self._clock = clock
         self._ignore = [ipaddress.ip_network(net, strict=False) for net in ignore if net]
         self._collectors = {name: Collector(name) for name in COLLECTORS}
-        #: client → reference of its latest playlist (segments count towards it).
-        self._playlists: dict[str, str] = {}
+        #: client → (reference of its latest playlist, when it was read); segments count
+        #: towards it. Forgotten with the client's sessions, so the map does not grow forever.
+        self._playlists: dict[str, tuple[str, float]] = {}
 
     def collectable(self, address: str) -> bool:
         try:
@@ -96,13 +98,14 @@ class SessionRegistry:
         now = self._clock()
         key = f"{client} {agent}"
         with self._lock:
+            self._forget_playlists(now)
             collectors = ["http"]
             reference = _reference(path)
             if path.endswith(".m3u8"):
-                self._playlists[key] = reference
+                self._playlists[key] = (reference, now)
                 collectors.append("hls")
             elif path.endswith(".ts"):
-                reference = self._playlists.get(key, reference)
+                reference = self._playlists.get(key, (reference, now))[0]
                 collectors.append("hls")
             for name in collectors:
                 collector = self._collectors[name]
@@ -125,6 +128,11 @@ class SessionRegistry:
                 session.tx_bytes += size
                 session.recent.append((now, size))
                 collector.totals.tx_bytes += size
+
+    def _forget_playlists(self, now: float) -> None:
+        stale = [k for k, (_, seen) in self._playlists.items() if now - seen > SESSION_TIMEOUT_S]
+        for key in stale:
+            del self._playlists[key]
 
     def active(self, name: str) -> list[dict[str, Any]]:
         """Core's ``api.Session`` list of a collector (empty for unknown collectors)."""
@@ -235,7 +243,14 @@ class SessionMiddleware:
         if not self.registry.collectable(address):
             await self.app(scope, receive, send)
             return
-        agent = Headers(scope=scope).get("user-agent", "")
+        headers = Headers(scope=scope)
+        if headers.get("authorization", "").lower().startswith("basic "):
+            # ffmpeg reading {memfs} sends the memfs credentials the placeholder carries: a
+            # process of this server, not a viewer (on Kubernetes it comes from a Pod address
+            # that no ignore list can name in advance).
+            await self.app(scope, receive, send)
+            return
+        agent = headers.get("user-agent", "")
         status = 0
 
         async def counting_send(message: Message) -> None:

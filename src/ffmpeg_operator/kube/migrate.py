@@ -26,6 +26,7 @@ __all__ = [
     "METADATA_ANNOTATION",
     "MigrationError",
     "MigrationResult",
+    "annotations_size",
     "crs_from_snapshot",
     "migrate_db",
 ]
@@ -34,6 +35,16 @@ __all__ = [
 METADATA_ANNOTATION = f"{GROUP}/metadata"
 #: The API server's limit on the total size of an object's annotations.
 MAX_ANNOTATIONS_BYTES = 256 * 1024
+
+
+def annotations_size(annotations: Mapping[str, str]) -> int:
+    """What the apiserver counts against :data:`MAX_ANNOTATIONS_BYTES`: the bytes of every
+    key and value together (``ValidateAnnotationsSize``)."""
+    return sum(
+        len(key.encode("utf-8", "surrogatepass")) + len(value.encode("utf-8", "surrogatepass"))
+        for key, value in annotations.items()
+    )
+
 
 _DESIRED_STATE: dict[StoredOrder, DesiredState] = {"start": "running", "stop": "stopped"}
 

@@ -89,6 +89,7 @@ __all__ = [
     "DEFAULT_IMAGE",
     "FFMPEG_CONTAINER",
     "GENERATION_ANNOTATION",
+    "MEMFS_PASSWORD_ENV",
     "PROGRESS_HOST",
     "RESTART_REQUEST_ANNOTATION",
     "TERMINATION_MESSAGE_PATH",
@@ -123,6 +124,11 @@ TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 #: FIFOs in the shared /tmp volume: ffmpeg's report and its -vstats_file (see the docstring).
 REPORT_FIFO = "/tmp/ffmpeg-report.fifo"
 STATS_FIFO = "/tmp/ffmpeg-vstats.fifo"
+
+#: Variable of ffmpeg's container holding the memfs password (from a Secret), named in
+#: ``{memfs}`` as ``$(...)`` for kubelet to expand.
+MEMFS_PASSWORD_ENV = "FFMPEG_OPERATOR_MEMFS_PASSWORD"
+_MEMFS_PASSWORD_REFERENCE = f"$({MEMFS_PASSWORD_ENV})"
 
 _TMP_VOLUME = "tmp"
 _DISKFS_VOLUME = "diskfs"
@@ -168,6 +174,9 @@ class OperatorSettings:
     diskfs_mount_path: str = "/data"
     #: {memfs}: the memfs URL of the API Service.
     memfs_url: str = "http://ffmpeg-operator-api:8080/memfs"
+    #: (Secret name, key) of the memfs password: ffmpeg's container gets it as
+    #: :data:`MEMFS_PASSWORD_ENV`, which ``memfs_url`` then names as ``$(...)``.
+    memfs_password_secret: tuple[str, str] | None = None
     #: {rtmp,name=...} template (see core.placeholders.rtmp_template).
     rtmp: str = field(default_factory=lambda: rtmp_template("ffmpeg-operator-rtmp:1935"))
     #: {srt,name=...} template (see core.placeholders.srt_template).
@@ -358,15 +367,18 @@ def _ffmpeg_container(
         "image": spec.image or settings.ffmpeg_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": [spec.ffmpeg_binary or settings.ffmpeg_binary],
-        "args": [
-            *supervisor_flags(progress_url(settings)),
-            *("-vstats_file", STATS_FIFO),
-            *prepared.command,
-        ],
+        "args": kubelet_args(
+            [
+                *supervisor_flags(progress_url(settings)),
+                *("-vstats_file", STATS_FIFO),
+                *prepared.command,
+            ]
+        ),
         "workingDir": settings.diskfs_mount_path,
         "env": [
             {"name": "HOME", "value": "/tmp"},
             *({"name": name, "value": value} for name, value in report_env(REPORT_FIFO).items()),
+            *_secret_env(settings),
         ],
         "resources": ffmpeg_resources(prepared.config.limits, spec, settings),
         "securityContext": _container_security(settings),
@@ -377,6 +389,29 @@ def _ffmpeg_container(
             {"name": _DISKFS_VOLUME, "mountPath": settings.diskfs_mount_path},
         ],
     }
+
+
+def kubelet_args(args: list[str]) -> list[str]:
+    """``args`` as kubelet must get them to pass them on unchanged: every ``$`` doubled (kubelet
+    expands ``$(VAR)`` and turns ``$$`` into ``$``), but for the memfs password reference,
+    which kubelet is to expand."""
+    escaped = "$" + _MEMFS_PASSWORD_REFERENCE
+    return [
+        arg.replace("$", "$$").replace(escaped, _MEMFS_PASSWORD_REFERENCE) if "$" in arg else arg
+        for arg in args
+    ]
+
+
+def _secret_env(settings: OperatorSettings) -> list[dict[str, Any]]:
+    if settings.memfs_password_secret is None:
+        return []
+    name, key = settings.memfs_password_secret
+    return [
+        {
+            "name": MEMFS_PASSWORD_ENV,
+            "valueFrom": {"secretKeyRef": {"name": name, "key": key}},
+        }
+    ]
 
 
 def _volumes(settings: OperatorSettings) -> list[dict[str, Any]]:

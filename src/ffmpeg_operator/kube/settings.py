@@ -7,6 +7,12 @@
 ``FFMPEG_OPERATOR_MEMFS_URL``      ``{memfs}``: base URL of the memfs store, no credentials
 ``FFMPEG_OPERATOR_MEMFS_PASSWORD`` memfs write password: ``{memfs}`` carries ``admin:<it>@``
                                    as datarhei Core's does (ffmpeg PUTs with them, §5.3)
+``FFMPEG_OPERATOR_MEMFS_SECRET``   Secret (in the run Pods' namespace) holding that password:
+                                   ``{memfs}`` then carries ``admin:$(FFMPEG_OPERATOR_MEMFS_
+                                   PASSWORD)@``, and run Pods get the variable from the Secret
+                                   (``valueFrom``), kubelet expanding it in ffmpeg's arguments:
+                                   the password is in no object
+``FFMPEG_OPERATOR_MEMFS_SECRET_KEY`` its key in that Secret (default ``memfs-password``)
 ``FFMPEG_OPERATOR_RTMP_URL``       ``{rtmp,name=...}``: ``rtmp://host:port[/app]``
 ``FFMPEG_OPERATOR_SRT_URL``        ``{srt,name=...,mode=...}``: ``srt://host:port``
 ``FFMPEG_OPERATOR_NODE_CPUS``      how many cores ``cpu_usage: 100`` means
@@ -24,12 +30,13 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ffmpeg_operator.core.placeholders import srt_template
-from ffmpeg_operator.kube.pod import OperatorSettings
+from ffmpeg_operator.kube.pod import MEMFS_PASSWORD_ENV, OperatorSettings
 
 __all__ = [
     "ENV_PREFIX",
     "MEMFS_USER",
     "memfs_with_credentials",
+    "memfs_with_reference",
     "peering_priority",
     "rtmp_base_template",
     "settings_from_env",
@@ -67,6 +74,19 @@ def memfs_with_credentials(url: str, password: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
 
 
+def memfs_with_reference(url: str) -> str:
+    """``url`` with ``admin:$(FFMPEG_OPERATOR_MEMFS_PASSWORD)@``, for kubelet to expand.
+
+    The password is inserted as it is (kubelet does not URL-escape): it must be URL-safe, as
+    the chart's generated one is.
+    """
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        return url
+    userinfo = quote(MEMFS_USER, safe="") + f":$({MEMFS_PASSWORD_ENV})"
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+
+
 def srt_base_template(url: str) -> str:
     """The ``{srt}`` template of an SRT server given as ``srt://host:port``."""
     if "{name}" in url:
@@ -89,8 +109,15 @@ def settings_from_env(
         changes["diskfs_pvc"] = claim
     if path := value("DISKFS_PATH"):
         changes["diskfs_mount_path"] = path
+    secret = value("MEMFS_SECRET")
+    if secret:
+        changes["memfs_password_secret"] = (secret, value("MEMFS_SECRET_KEY") or "memfs-password")
     if memfs := value("MEMFS_URL"):
-        changes["memfs_url"] = memfs_with_credentials(memfs.rstrip("/"), value("MEMFS_PASSWORD"))
+        changes["memfs_url"] = (
+            memfs_with_reference(memfs.rstrip("/"))
+            if secret
+            else memfs_with_credentials(memfs.rstrip("/"), value("MEMFS_PASSWORD"))
+        )
     if rtmp := value("RTMP_URL"):
         changes["rtmp"] = rtmp_base_template(rtmp)
     if srt := value("SRT_URL"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import kopf
 
+from ffmpeg_operator.core.redact import Redactor
 from ffmpeg_operator.operator.cleanup import AsyncFilesystem, CleanupLoop, DiskVolume, MemfsStore
 from ffmpeg_operator.operator.config import MEMFS_USER, OperatorConfig
 from ffmpeg_operator.operator.kubeclient import KubeClient
@@ -34,7 +35,8 @@ class ActionCounters:
         return self.pods_created + self.pods_deleted + self.status_writes
 
 
-def _login() -> kopf.ConnectionInfo:
+def login() -> kopf.ConnectionInfo:
+    """kopf's login (in-cluster or kubeconfig), for this package's own client."""
     info = kopf.login_via_client(
         logger=logging.getLogger(__name__), settings=kopf.OperatorSettings()
     )
@@ -48,7 +50,7 @@ class OperatorContext:
 
     def __init__(self, config: OperatorConfig) -> None:
         self.config = config
-        self.client = KubeClient(_login)
+        self.client = KubeClient(login)
         filesystems: list[AsyncFilesystem] = []
         if config.diskfs_root is not None:
             filesystems.append(DiskVolume(config.diskfs_root))
@@ -56,6 +58,8 @@ class OperatorContext:
             filesystems.append(MemfsStore(config.memfs_url, MEMFS_USER, config.memfs_password))
         self.cleanup = CleanupLoop(filesystems, interval=config.cleanup_interval)
         self.counters = ActionCounters()
+        #: ffmpeg logs the memfs URL with the password: kept out of statuses and events.
+        self.redactor = Redactor((config.memfs_password,))
         self._wakers: dict[ProcessKey, asyncio.Event] = {}
         # (namespace, referenced process ID) -> the processes whose config references it
         self._dependents: dict[tuple[str, str], set[ProcessKey]] = defaultdict(set)

@@ -284,7 +284,8 @@ class ProcessController:
             try:
                 created = await context.client.create_pod(namespace, plan.create)
             except KubeApiError as error:
-                kopf.warn(self.body, reason="PodRejected", message=str(error))
+                message = context.redactor.text(str(error))
+                kopf.warn(self.body, reason="PodRejected", message=message)
                 return True  # nothing changed: no status, try again later
             context.counters.pods_created += 1
             observed = observe_run_pod(created)
@@ -296,13 +297,14 @@ class ProcessController:
             return False  # the status and its events follow when the hold ends
         patch = status_patch(self._stored, plan.status, now, self.context.config.progress_interval)
         if patch is not None:
+            patch = context.redactor.value(patch)
             if await context.client.patch_status(namespace, name, patch) is None:
                 return False  # the object is gone
             context.counters.status_writes += 1
             self._stored = plan.status
         for note in plan.events:
             post = kopf.info if note.type == "Normal" else kopf.warn
-            post(self.body, reason=note.reason, message=note.message)
+            post(self.body, reason=note.reason, message=context.redactor.text(note.message))
         return False
 
     def _holding(self, plan: Plan) -> bool:

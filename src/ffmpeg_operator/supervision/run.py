@@ -25,11 +25,12 @@ import logging
 import os
 import shutil
 import signal as signals
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from ffmpeg_operator.core.argv import report_env
 from ffmpeg_operator.supervision.lines import LineSplitter
@@ -155,12 +156,101 @@ def _go_error_text(error: OSError) -> str:
     return message[:1].lower() + message[1:]
 
 
+class _Child(Protocol):
+    """What a run needs of its process (``asyncio.subprocess.Process`` fits)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def send_signal(self, signum: int) -> None: ...
+
+    async def wait(self) -> int: ...
+
+
+class _PidfdChild:
+    """A child spawned by :class:`subprocess.Popen` whose exit the loop learns from a pidfd.
+
+    Popen spawns with ``vfork`` (about 1 ms). The event loop's own spawn could not: uvloop's
+    forks the whole server (about 14 ms with 60 MiB resident, which every start and restart
+    request waited for), and any ``preexec_fn`` forces a fork as well. Reaping goes through
+    the Popen object only (``poll``), so nothing else collects the exit status.
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[int] = loop.create_future()
+        self._pidfd = os.pidfd_open(popen.pid)
+        loop.add_reader(self._pidfd, self._on_exit)
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    def send_signal(self, signum: int) -> None:
+        self._popen.send_signal(signum)  # does nothing once the child was reaped
+
+    def _on_exit(self) -> None:
+        returncode = self._popen.poll()
+        if returncode is None:
+            return
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        if not self._exited.done():
+            self._exited.set_result(returncode)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+
+def _pdeathsig_wrapper() -> list[str]:
+    """``setpriv --pdeathsig TERM --`` in front of ffmpeg, where util-linux has it."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
+        return []
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+
+
+_WRAPPER = _pdeathsig_wrapper()
+
+
+async def _spawn(
+    executable: str,
+    argv: list[str],
+    *,
+    stderr: int,
+    pass_fds: tuple[int, ...],
+    env: dict[str, str],
+) -> _Child:
+    """Start ``executable argv`` in a session of its own, ended by Linux when we die.
+
+    ffmpeg runs in a session of its own (a Ctrl-C on our terminal must not hit it behind our
+    back; stopping children is the supervisor's decision), so nothing else ends it with us,
+    and a restarted server would run every process twice. ``setpriv`` sets the parent-death
+    signal and execs ffmpeg in place (same PID). It is used only for an executable file, so a
+    missing or unusable binary still fails here with the exec error Core reports.
+    """
+    common: dict[str, Any] = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.DEVNULL,
+        "stderr": stderr,
+        "pass_fds": pass_fds,
+        "env": env,
+        "start_new_session": True,
+    }
+    if _WRAPPER and os.path.isfile(executable) and os.access(executable, os.X_OK):
+        return _PidfdChild(subprocess.Popen([*_WRAPPER, executable, *argv], **common))
+    return await asyncio.create_subprocess_exec(
+        executable, *argv, preexec_fn=_die_with_parent(os.getpid()), **common
+    )
+
+
 class FFmpegRun:
     """A running (or ended) ffmpeg child. Create it with :meth:`start`."""
 
     def __init__(
         self,
-        process: asyncio.subprocess.Process,
+        process: _Child,
         command: list[str],
         readers: list[asyncio.Task[None]],
         started_at: float,
@@ -217,19 +307,12 @@ class FFmpegRun:
             run_argv = list(argv_for_stats(f"/dev/fd/{stats_write}"))
         try:
             flags = list(injected_flags_factory(f"pipe:{progress_write}"))
-            process = await asyncio.create_subprocess_exec(
+            process = await _spawn(
                 executable,
-                *flags,
-                *run_argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
+                [*flags, *run_argv],
                 stderr=stderr_write,
                 pass_fds=tuple(write for _read, write, _callback in pipes[1:]),
                 env=child_env,
-                # Own session: a Ctrl-C on our terminal must not hit ffmpeg behind our back;
-                # stopping children is the supervisor's decision.
-                start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
             )
         except BaseException as error:
             for read, _write, _callback in pipes:
@@ -318,21 +401,36 @@ def _deliver(lines: list[str], callback: LineCallback | None) -> None:
             log.exception("line callback failed")
 
 
-async def _pump(stream: asyncio.StreamReader, callback: LineCallback | None) -> None:
-    splitter = LineSplitter()
-    while chunk := await stream.read(_READ_SIZE):
-        _deliver(splitter.feed(chunk), callback)
-    _deliver(splitter.flush(), callback)
-
-
 async def _pump_fd(fd: int, callback: LineCallback | None) -> None:
+    """Deliver the lines of pipe ``fd`` until EOF; closes ``fd``.
+
+    A reader callback on the event loop reads the pipe directly: no transport, stream reader
+    and task wake-up per chunk (two pipes per running ffmpeg, a few chunks a second each).
+    """
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    pipe = os.fdopen(fd, "rb", buffering=0)
-    transport, _protocol = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), pipe
-    )
+    os.set_blocking(fd, False)
+    splitter = LineSplitter()
+    ended: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, _READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            if not ended.done():
+                ended.set_exception(error)
+            return
+        if not chunk:
+            if not ended.done():
+                ended.set_result(None)
+            return
+        _deliver(splitter.feed(chunk), callback)
+
+    loop.add_reader(fd, readable)
     try:
-        await _pump(reader, callback)
+        await ended
     finally:
-        transport.close()
+        loop.remove_reader(fd)
+        os.close(fd)
+    _deliver(splitter.flush(), callback)

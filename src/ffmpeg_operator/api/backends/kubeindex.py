@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from ffmpeg_operator.api.backends.kubecache import ObjectCache
-from ffmpeg_operator.api.backends.kubeclient import KubeClient, connect
+from ffmpeg_operator.api.backends.kubeclient import KubeApiError, KubeClient, connect
 from ffmpeg_operator.api.backends.kubeoptions import KubernetesOptions
 from ffmpeg_operator.api.backends.kuberuns import RunObserver
 from ffmpeg_operator.api.backends.kubeviews import ProcessView, RunView, run_view, view_of
 from ffmpeg_operator.core.errors import ConfigError, UnknownProcessError
 from ffmpeg_operator.core.models import ProcessConfig, ProcessReport, ProcessState
 from ffmpeg_operator.core.prepare import PreparedProcess
+from ffmpeg_operator.core.redact import Redactor
 from ffmpeg_operator.core.skills import Skills
 from ffmpeg_operator.kube.names import GROUP, PROCESS_LABEL, cr_name
 from ffmpeg_operator.kube.pod import prepare_run
@@ -29,6 +32,8 @@ RUN_MAX_AGE_S = 1.0
 RUN_POLL_S = 0.2
 #: Longest wait of a read for the reason of a run's end (see ``KubernetesBackend._settle``).
 SETTLE_WAIT_S = 2.0
+#: Seconds between two looks for the FFmpegProcess CRD while it is not installed.
+CRD_POLL_S = 2.0
 
 Obj = dict[str, Any]
 
@@ -41,6 +46,7 @@ class KubeIndex:
 
     def __init__(self, options: KubernetesOptions) -> None:
         self.options = options
+        self._redactor = Redactor(options.secrets)
         self.client: KubeClient | None = None
         self._processes: ObjectCache | None = None
         self._pods: ObjectCache | None = None
@@ -56,6 +62,8 @@ class KubeIndex:
         self._config_epoch = 0
         self._system_metadata: dict[str, Any] = {}
         self._skills: Skills | None = None
+        self._waiting: str | None = "starting"
+        self._starting: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -78,7 +86,7 @@ class KubeIndex:
         """Connect, list processes and run Pods, and keep watching them."""
         options = self.options
         self.client = await connect(options.kubeconfig, options.context, options.namespace)
-        self._runs = RunObserver(self.client)
+        self._runs = RunObserver(self.client, redactor=self._redactor)
         self._processes = ObjectCache(
             self.client, self._collection(), on_change=self._on_process_change
         )
@@ -90,15 +98,48 @@ class KubeIndex:
             on_change=self._on_pod_change,
             watch=False,
         )
+        try:
+            await self._start_caches()
+        except KubeApiError as error:
+            if not error.not_found:
+                raise
+            # No CRD yet (a fresh cluster, a one-shot GitOps apply): serve /ping, answer 503
+            # on /ready and the process API, and start once it appears, without a restart.
+            self._waiting = f"waiting for the FFmpegProcess CRD ({PLURAL}.{GROUP}) to be installed"
+            log.warning("%s; not ready until then (checking every %g s)", self._waiting, CRD_POLL_S)
+            self._starting = asyncio.create_task(self._wait_for_crd(), name="wait for the CRD")
+
+    def waiting_for(self) -> str | None:
+        """Why the backend cannot serve yet, or None once it can."""
+        return self._waiting
+
+    async def _start_caches(self) -> None:
+        assert self._processes is not None and self._pods is not None
         await self._processes.start()
         await self._pods.start()
+        self._waiting = None
         log.info(
             "serving FFmpegProcess objects of namespace %s (%d found)",
             self.namespace,
             len(self._views),
         )
 
+    async def _wait_for_crd(self) -> None:
+        while True:
+            await asyncio.sleep(CRD_POLL_S)
+            try:
+                await self._start_caches()
+            except KubeApiError as error:
+                if not error.not_found:
+                    log.warning("listing FFmpegProcess objects failed: %s", error)
+                continue
+            return
+
     async def close(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._starting
         for cache in (self._processes, self._pods):
             if cache is not None:
                 await cache.close()
@@ -184,7 +225,9 @@ class KubeIndex:
         if cached is not None and cached[0] == self._config_epoch:
             return cached[1]
         try:
-            command: list[str] | None = self._prepare(view.config).command
+            command: list[str] | None = [
+                self._redactor.text(arg) for arg in self._prepare(view.config).command
+            ]
         except ConfigError:
             command = None  # an invalid process shows the operator's last command
         self._commands[view.name] = (self._config_epoch, command)

@@ -9,8 +9,12 @@ from ffmpeg_operator.api.backends.kubeindex import Obj
 from ffmpeg_operator.api.backends.kubeobjects import KubeObjects
 from ffmpeg_operator.api.backends.kubeviews import view_of
 from ffmpeg_operator.api.errors import ApiError
-from ffmpeg_operator.core.errors import UnknownMetadataKeyError
-from ffmpeg_operator.kube.migrate import MAX_ANNOTATIONS_BYTES, METADATA_ANNOTATION
+from ffmpeg_operator.core.errors import ConfigError, UnknownMetadataKeyError
+from ffmpeg_operator.kube.migrate import (
+    MAX_ANNOTATIONS_BYTES,
+    METADATA_ANNOTATION,
+    annotations_size,
+)
 
 
 class KubeMetadata(KubeObjects):
@@ -44,14 +48,25 @@ class KubeMetadata(KubeObjects):
             else:
                 metadata[key] = value
             text = json.dumps(metadata, ensure_ascii=False, separators=(",", ":"))
-            if len(text.encode("utf-8", "surrogatepass")) > MAX_ANNOTATIONS_BYTES:
-                raise ApiError(
-                    400,
-                    "Invalid metadata",
-                    f"the metadata of a process must stay below "
-                    f"{MAX_ANNOTATIONS_BYTES // 1024} KiB on Kubernetes",
+            # The apiserver's limit is on all annotations together (kubectl's
+            # last-applied-configuration, other tools'), keys included: check what it checks.
+            annotations = dict((obj.get("metadata") or {}).get("annotations") or {})
+            annotations.pop(METADATA_ANNOTATION, None)
+            if metadata:
+                annotations[METADATA_ANNOTATION] = text
+            if annotations_size(annotations) > MAX_ANNOTATIONS_BYTES:
+                raise _invalid(
+                    "the annotations of a process (its metadata and the others) must stay "
+                    f"below {MAX_ANNOTATIONS_BYTES // 1024} KiB on Kubernetes"
                 )
             # Only an annotation: the spec (and so the run) is untouched.
             return {"metadata": {"annotations": {METADATA_ANNOTATION: text if metadata else None}}}
 
-        await self._patch(view.name, change)
+        try:
+            await self._patch(view.name, change)
+        except ConfigError as error:  # the apiserver's own refusal (422)
+            raise _invalid(str(error)) from error
+
+
+def _invalid(detail: str) -> ApiError:
+    return ApiError(400, "Invalid metadata", detail)

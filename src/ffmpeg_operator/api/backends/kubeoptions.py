@@ -26,3 +26,5 @@ class KubernetesOptions:
     start_timeout: float = 15.0
     #: Attempts of a write that keeps meeting 409 Conflict.
     conflict_retries: int = 8
+    #: Values never shown (the memfs password): redacted in commands, reports and states.
+    secrets: tuple[str, ...] = ()

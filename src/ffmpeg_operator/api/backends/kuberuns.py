@@ -27,6 +27,7 @@ import aiohttp
 from ffmpeg_operator.api.backends.kubeclient import KubeApiError, KubeClient
 from ffmpeg_operator.api.backends.kubeviews import RunView, log_lines, run_report_entry
 from ffmpeg_operator.core.models import ReportHistoryEntry
+from ffmpeg_operator.core.redact import Redactor
 from ffmpeg_operator.kube.pod import FFMPEG_CONTAINER
 
 __all__ = ["HEAD_BYTES", "TAIL_LINES", "RunObserver"]
@@ -67,6 +68,8 @@ class RunObserver:
     #: Concurrent reads (agents and logs): a list over many processes must not flood.
     concurrency: int = 32
     max_log_lines: int = 50
+    #: Secret values (the memfs password) that ffmpeg logs in the URLs it opens.
+    redactor: Redactor = field(default_factory=Redactor)
     _logs: dict[str, _LogEntry] = field(default_factory=dict)
     _agents: dict[str, _AgentEntry] = field(default_factory=dict)
     #: owner (FFmpegProcess) uid -> run number -> the last report entry read of a vanished Pod
@@ -154,7 +157,7 @@ class RunObserver:
         except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as error:
             log.debug("agent of %s did not answer: %s", run.name, error)
             return None
-        return document if isinstance(document, dict) else None
+        return self.redactor.value(document) if isinstance(document, dict) else None
 
     # ------------------------------------------------------------------ logs
 
@@ -201,10 +204,11 @@ class RunObserver:
             return None
         default_time = run.started_at or created_at
         ended_at = run.finished_at or default_time
+        redact = self.redactor.text
         return run_report_entry(
-            log_lines(head, default_time),
-            None if tail is None else log_lines(tail, default_time),
+            log_lines(redact(head), default_time),
+            None if tail is None else log_lines(redact(tail), default_time),
             created_at,
             self.max_log_lines,
-            extra=[(ended_at, line) for line in run.end_lines],
+            extra=[(ended_at, redact(line)) for line in run.end_lines],
         )
