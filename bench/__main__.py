@@ -14,11 +14,23 @@ def main(argv: list[str] | None = None) -> int:
         "suite",
         nargs="?",
         default="embedded",
-        choices=["embedded", "operator", "kubernetes"],
+        choices=["embedded", "embedded-targets", "operator", "kubernetes"],
         help="what to measure",
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer repetitions and shorter windows"
+    )
+    reference = parser.add_argument_group(
+        "side by side (embedded)", "the same HTTP harness against a reference server as well"
+    )
+    reference.add_argument("--core", metavar="BINARY", help="start datarhei Core from BINARY")
+    reference.add_argument("--reference-url", metavar="URL", help="a running reference server")
+    reference.add_argument("--reference-pid", metavar="PID", type=int, help="its process ID")
+    reference.add_argument(
+        "--reference-cmd",
+        metavar="CMD",
+        help="start the reference with CMD ({port} and {dir} are filled in); with --reference-url"
+        " unset the URL is http://127.0.0.1:{port}",
     )
     args = parser.parse_args(argv)
     if args.suite == "operator":
@@ -31,7 +43,21 @@ def main(argv: list[str] | None = None) -> int:
         from bench import kubernetes
 
         return kubernetes.main(quick=args.quick)
-    return embedded.main(quick=args.quick)
+    if args.suite == "embedded-targets":
+        return embedded.main(quick=args.quick)
+    from bench import sidebyside
+
+    chosen = None
+    if args.core or args.reference_cmd or args.reference_url:
+        if args.reference_url and not args.reference_pid:
+            parser.error("--reference-url needs --reference-pid (its CPU and memory are read)")
+        chosen = sidebyside.Reference(
+            url=args.reference_url or "",
+            pid=args.reference_pid or 0,
+            cmd=args.reference_cmd or "",
+            core=args.core or "",
+        )
+    return sidebyside.main(chosen, quick=args.quick)
 
 
 if __name__ == "__main__":

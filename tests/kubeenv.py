@@ -189,7 +189,17 @@ def kube_environment(
             data_dir=directory / "api",
             port=port,
             env=env,
-            args=("--backend", "kubernetes", "--namespace", NAMESPACE, "--host", "0.0.0.0"),
+            # The API serves {diskfs} (/ and /api/v3/fs/disk) from the PVC, as the chart mounts it.
+            args=(
+                "--backend",
+                "kubernetes",
+                "--namespace",
+                NAMESPACE,
+                "--host",
+                "0.0.0.0",
+                "--disk-dir",
+                str(disk_files),
+            ),
         )
         server.start()
         stack.callback(server.stop)

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from ffmpeg_operator import __version__
+from ffmpeg_operator.core.coreconfig import DEFAULT_SESSION_IGNORE
 
 app = typer.Typer(
     name="ffmpeg-operator",
@@ -27,6 +28,10 @@ class Backend(StrEnum):
 
     local = "local"
     kubernetes = "kubernetes"
+
+
+def _split(values: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in values.split(",") if part.strip())
 
 
 @app.callback()
@@ -96,8 +101,47 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
     access_log: Annotated[
         bool, typer.Option(help="Log every HTTP request (off: it costs each request time).")
     ] = False,
+    ui_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="FFMPEG_OPERATOR_UI_DIR",
+            help="Serve this Restreamer UI build at /ui (same origin: no CORS, no proxy).",
+        ),
+    ] = None,
+    disk_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="FFMPEG_OPERATOR_API_DISK_DIR",
+            help="kubernetes: where the {diskfs} volume is mounted here, served at / and "
+            "/api/v3/fs/disk (default: <data-dir>/disk).",
+        ),
+    ] = None,
+    settings_secret: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FFMPEG_OPERATOR_SETTINGS_SECRET",
+            help="kubernetes: keep the settings of PUT /api/v3/config in this Secret "
+            "(default: <data-dir>/config.json).",
+        ),
+    ] = None,
+    cors_origins: Annotated[
+        str,
+        typer.Option(
+            envvar="FFMPEG_OPERATOR_CORS_ORIGINS",
+            help="Comma-separated origins allowed on /memfs and / (the API allows any).",
+        ),
+    ] = "*",
+    session_ip_ignorelist: Annotated[
+        str,
+        typer.Option(
+            envvar="FFMPEG_OPERATOR_SESSION_IP_IGNORELIST",
+            help="Comma-separated networks whose clients are not counted as viewers.",
+        ),
+    ] = ",".join(DEFAULT_SESSION_IGNORE),
 ) -> None:
     """Serve the datarhei v3 process API over local ffmpeg processes or FFmpegProcess objects."""
+    import ipaddress
+
     import uvicorn
 
     from ffmpeg_operator.api.server import ServeOptions, build_kubernetes_app, build_local_app
@@ -115,7 +159,21 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
         namespace=namespace,
         kubeconfig=kubeconfig,
         kube_context=context,
+        ui_dir=ui_dir,
+        disk_dir=disk_dir,
+        settings_secret=settings_secret or None,
+        cors_origins=_split(cors_origins),
+        session_ignore=_split(session_ip_ignorelist),
     )
+    for network in options.session_ignore:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{network!r} is not a network", param_hint="--session-ip-ignorelist"
+            ) from None
+    if ui_dir is not None and not ui_dir.is_dir():
+        raise typer.BadParameter(f"{ui_dir} is not a directory", param_hint="--ui-dir")
     if backend is Backend.kubernetes:
         app_ = build_kubernetes_app(options)
     else:
@@ -158,6 +216,12 @@ def agent(  # noqa: PLR0917 - one parameter per CLI flag
     termination_message_path: Annotated[
         Path, typer.Option(help="Where the run's end is written for the operator.")
     ] = Path("/dev/termination-log"),
+    report_fifo: Annotated[
+        Path | None, typer.Option(help="FIFO to make for ffmpeg's report (FFREPORT file).")
+    ] = None,
+    stats_fifo: Annotated[
+        Path | None, typer.Option(help="FIFO to make for ffmpeg's -vstats_file.")
+    ] = None,
 ) -> None:
     """Run the in-Pod sidecar: ffmpeg's progress, stale and limit watchdogs, /state, /metrics."""
     import asyncio
@@ -190,6 +254,8 @@ def agent(  # noqa: PLR0917 - one parameter per CLI flag
         cpu_capacity=cpu_capacity,
         command=command,
         termination_message_path=termination_message_path,
+        report_fifo=report_fifo,
+        stats_fifo=stats_fifo,
     )
     asyncio.run(run_agent(options))
 

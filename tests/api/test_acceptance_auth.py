@@ -66,6 +66,20 @@ def test_process_post_without_token_is_401_and_creates_nothing(
     assert listed.json() == []
 
 
+def test_single_process_read_without_token_is_401(
+    client: httpx.Client, tokens: dict[str, str]
+) -> None:
+    config = fixture()
+    headers = bearer(tokens["access_token"])
+    assert client.post("/api/v3/process", json=config, headers=headers).status_code == 200
+    try:
+        for wrong in ({}, bearer("not-a-token"), bearer(tokens["refresh_token"])):
+            response = client.get(f"/api/v3/process/{config['id']}", headers=wrong)
+            assert (response.status_code, response.json()) == (401, INVALID_TOKEN)
+    finally:
+        client.delete(f"/api/v3/process/{config['id']}", headers=headers)
+
+
 def test_about_without_token_is_200_minimal(client: httpx.Client) -> None:
     response = client.get("/api")
     assert response.status_code == 200

@@ -100,6 +100,27 @@ def test_get_process_filter_selects_aspects(
     assert list(response.json()) == [*PROCESS_KEYS, *aspects]
 
 
+def test_get_process_uses_the_first_of_repeated_filter_parameters(api: httpx.Client) -> None:
+    config = create(api, fixture())
+    response = api.get(process_url(config["id"]) + "?filter=state&filter=config")
+    assert list(response.json()) == [*PROCESS_KEYS, "state"]
+
+
+def test_large_get_process_is_gzipped_for_clients_that_accept_it(api: httpx.Client) -> None:
+    config = create(api, fixture())
+    api.put(process_url(config["id"], "/metadata/big"), json="x" * 3000)
+    plain = api.get(process_url(config["id"]), headers={"accept-encoding": "identity"})
+    zipped = api.get(process_url(config["id"]), headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert (zipped.headers["content-encoding"], zipped.headers["vary"]) == (
+        "gzip",
+        "Accept-Encoding",
+    )
+    assert int(zipped.headers["content-length"]) < len(plain.content)
+    assert zipped.json() == plain.json()
+    assert zipped.json()["metadata"] == {"big": "x" * 3000}
+
+
 # --- case 14: unknown process ---------------------------------------------------------------
 
 

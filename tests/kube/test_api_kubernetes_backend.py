@@ -128,6 +128,16 @@ async def test_more_than_64_inputs_are_refused_before_writing(
     assert emulator.get(FFMPEG_PROCESSES, NS, "many") is None
 
 
+async def test_an_address_longer_than_the_crd_allows_is_refused_before_writing(
+    backend: KubernetesBackend, emulator: RunningEmulator
+) -> None:
+    inputs = [{"id": "in", "address": "x" * 65537, "options": ["-f", "lavfi"]}]
+
+    with pytest.raises(ConfigError, match="at most 65536 characters"):
+        await backend.create(config("long", input=inputs))
+    assert emulator.get(FFMPEG_PROCESSES, NS, "long") is None
+
+
 async def test_post_of_an_existing_id_is_refused(backend: KubernetesBackend) -> None:
     await backend.create(config("cam1"))
 

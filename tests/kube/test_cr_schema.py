@@ -72,6 +72,7 @@ def test_empty_io_ids_may_repeat(crd_schema: CRDSchema) -> None:
         ({"input": []}, "should be non-empty"),
         ({"output": [_io(str(n)) for n in range(MAX_IOS + 1)]}, "is too long"),
         ({"input": [_io("x" * 257)]}, "is too long"),
+        ({"output": [_io("a", "x" * 65537)]}, "is too long"),
         ({"id": ""}, "should be non-empty"),
         ({"id": "  "}, "id must not be blank"),
         ({"desiredState": "paused"}, "is not one of"),

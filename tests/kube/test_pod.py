@@ -163,9 +163,24 @@ def test_ffmpeg_runs_the_compiled_argv_in_exec_form_with_progress_to_the_agent()
     assert ffmpeg["command"] == ["ffmpeg"]
     assert ffmpeg["args"] == [
         "-nostdin", "-progress", "tcp://127.0.0.1:9555",
+        "-vstats_file", "/tmp/ffmpeg-vstats.fifo",
         "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "null", "-",
     ]  # fmt: skip
-    assert ffmpeg["args"][3:] == run_pod.prepared.command
+    assert ffmpeg["args"][5:] == run_pod.prepared.command
+
+
+def test_ffmpeg_reports_to_the_fifos_the_agent_makes_in_the_shared_tmp() -> None:
+    pod = _pod(minimal_cr())
+    ffmpeg, agent = _container(pod, "ffmpeg"), _container(pod, "agent")
+    options = dict(zip(agent["args"][::2], agent["args"][1::2], strict=True))
+    env = {var["name"]: var["value"] for var in ffmpeg["env"]}
+
+    assert env["FFREPORT"] == f"file={options['--report-fifo']}:level=32"
+    assert ffmpeg["args"][ffmpeg["args"].index("-vstats_file") + 1] == options["--stats-fifo"]
+    for path in (options["--report-fifo"], options["--stats-fifo"]):
+        assert path.startswith("/tmp/")
+    assert {"name": "tmp", "mountPath": "/tmp"} in agent["volumeMounts"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in ffmpeg["volumeMounts"]
 
 
 def test_the_agent_is_a_native_sidecar_started_before_ffmpeg() -> None:

@@ -547,7 +547,42 @@ def test_api_role_grants_exactly_process_crud_and_pod_reads() -> None:
         ),
         ("", "pods", ("get", "list")),
         ("", "pods/log", ("get",)),
+        ("", "secrets", ("get", "patch", "update")),
     }
+
+
+def test_api_may_touch_only_its_settings_secret_which_the_chart_keeps() -> None:
+    docs = render({})
+    secret_rule = next(r for r in one(docs, "Role", API)["rules"] if "secrets" in r["resources"])
+    name = f"{FULLNAME}-settings"
+    assert secret_rule["resourceNames"] == [name]
+    assert env_values(docs, API)["FFMPEG_OPERATOR_SETTINGS_SECRET"] == name
+    secret = one(docs, "Secret", name)
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert "data" not in secret  # created empty; the API writes it
+
+
+def test_api_serves_diskfs_from_the_claim_the_run_pods_use() -> None:
+    docs = render({})
+    pod = one(docs, "Deployment", API)["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)
+    assert volume["persistentVolumeClaim"]["claimName"] == f"{FULLNAME}-diskfs"
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
+    assert env_values(docs, API)["FFMPEG_OPERATOR_API_DISK_DIR"] == mount["mountPath"]
+    assert env_values(docs, OPERATOR)["FFMPEG_OPERATOR_DISKFS_PATH"] == mount["mountPath"]
+
+
+def test_api_without_diskfs_mounts_no_claim() -> None:
+    docs = render({"api": {"mountDiskfs": False}})
+    pod = one(docs, "Deployment", API)["spec"]["template"]["spec"]
+    assert not any("persistentVolumeClaim" in v for v in pod["volumes"])
+    assert "FFMPEG_OPERATOR_API_DISK_DIR" not in env_values(docs, API)
+
+
+def test_ui_dir_value_serves_a_ui_build() -> None:
+    assert "FFMPEG_OPERATOR_UI_DIR" not in env_values(render({}), API)
+    docs = render({"api": {"uiDir": "/srv/restreamer-ui"}})
+    assert env_values(docs, API)["FFMPEG_OPERATOR_UI_DIR"] == "/srv/restreamer-ui"
 
 
 def test_api_serves_the_kubernetes_backend_of_its_namespace() -> None:
@@ -706,7 +741,7 @@ def _secret_refs(docs: list[dict[str, Any]], deployment: str) -> dict[str, tuple
 
 def test_default_secret_holds_the_user_and_generated_passwords() -> None:
     docs = render({})
-    secret = one(docs, "Secret")
+    secret = one(docs, "Secret", f"{FULLNAME}-auth")
     data = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
     assert data["username"] == "admin"
     assert len(data["password"]) == 24 and data["password"].isalnum()
@@ -724,14 +759,16 @@ def test_default_secret_holds_the_user_and_generated_passwords() -> None:
 
 
 def test_given_passwords_are_stored_verbatim() -> None:
-    secret = one(render({"auth": {"password": "s3cret", "memfsPassword": "m3mfs"}}), "Secret")
+    docs = render({"auth": {"password": "s3cret", "memfsPassword": "m3mfs"}})
+    secret = one(docs, "Secret", f"{FULLNAME}-auth")
     assert base64.b64decode(secret["data"]["password"]) == b"s3cret"
     assert base64.b64decode(secret["data"]["memfs-password"]) == b"m3mfs"
 
 
 def test_existing_secret_is_referenced_and_none_is_rendered() -> None:
     docs = render(VALUE_SETS["existing-secret"])
-    assert objects(docs, "Secret") == []
+    # Only the settings Secret of the API is rendered.
+    assert [s["metadata"]["name"] for s in objects(docs, "Secret")] == [f"{FULLNAME}-settings"]
     refs = _secret_refs(docs, API) | _secret_refs(docs, OPERATOR)
     assert {name for name, _ in refs.values()} == {"ffmpeg-credentials"}
 

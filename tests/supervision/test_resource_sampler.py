@@ -44,6 +44,19 @@ def test_a_process_that_ended_reads_zero() -> None:
     assert sampler.sample() == NO_SAMPLE
 
 
+def test_a_process_that_exited_but_is_not_reaped_yet_reads_zero() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    sampler = ResourceSampler(child.pid)
+    try:
+        deadline = time.monotonic() + 10
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert sampler.sample() == NO_SAMPLE
+    finally:
+        child.wait()
+
+
 def test_a_pid_that_does_not_exist_reads_zero() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()

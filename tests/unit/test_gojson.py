@@ -680,3 +680,37 @@ def test_login_requires_both_fields() -> None:
 def test_login_syntax_error_is_a_decode_error() -> None:
     with pytest.raises(DecodeError, match="syntax error"):
         bind_login("{")
+
+
+# The C parser reads well-formed bodies (fast path); the byte-wise Go scanner reads the rest
+# and gives every error its offsets. Both must bind every body alike. (Every body names its
+# process and IO IDs: generated ones differ from run to run.)
+_BODIES = [
+    _f(),
+    _f(id="dup", ID="dup2"),  # duplicate keys, case-folded: the last one wins
+    '{"id":"a","input":[{"id":"i","address":"x","options":["-re"]}],"output":[],'
+    '"input":[{"address":"y"}],"limits":{"cpu_usage":1e2,"memory_mbytes":12}}',
+    '{"id":"é\\u00e9\\n","reference":"\\ud83d\\ude00","input":[],"output":[]}',
+    b'{"id":"\xff\xfe","input":[],"output":[]}',  # invalid UTF-8: U+FFFD per byte
+    '{"id":"x","input":[],"output":[],"reconnect_delay_seconds":1.5}',  # a type error
+    '{"id":"x","input":[],"output":[],"stale_timeout_seconds":-1}',
+    '{"id":"x","input":"no","output":[]}',
+    '{"id":"x","input":[],"output":[],"autostart":NaN}',
+    '\ufeff{"id":"x","input":[],"output":[]}',
+]
+
+
+def _outcome(body: str | bytes) -> Any:
+    try:
+        return bind_process_config(body).model_dump()
+    except DecodeError as error:
+        return str(error)
+
+
+@pytest.mark.parametrize("body", _BODIES, ids=range(len(_BODIES)))
+def test_the_fast_path_binds_like_the_exact_go_path(
+    body: str | bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = _outcome(body)
+    monkeypatch.setattr("ffmpeg_operator.core.gojson._fast_tree", lambda data: None)
+    assert _outcome(body) == fast

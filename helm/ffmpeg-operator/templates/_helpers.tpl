@@ -106,6 +106,10 @@ Storage, credentials, addresses.
 {{- default (printf "%s-auth" (include "ffmpeg-operator.fullname" .)) .Values.auth.existingSecret }}
 {{- end }}
 
+{{- define "ffmpeg-operator.settingsSecretName" -}}
+{{- default (printf "%s-settings" (include "ffmpeg-operator.fullname" .)) .Values.api.settingsSecret }}
+{{- end }}
+
 {{- define "ffmpeg-operator.memfsUrl" -}}
 {{- if .Values.memfs.url }}
 {{- .Values.memfs.url }}

@@ -41,6 +41,10 @@ class AgentOptions:
     termination_message_path: Path = DEFAULT_TERMINATION_MESSAGE_PATH
     stop_grace_s: float = STOP_GRACE_S
     discovery_interval_s: float = 0.2
+    #: FIFO given to ffmpeg as its report file (``FFREPORT``): the stream dump. None: none.
+    report_fifo: Path | None = None
+    #: FIFO given to ffmpeg as ``-vstats_file``: per-stream counters. None: none.
+    stats_fifo: Path | None = None
 
     @property
     def progress_url(self) -> str:

@@ -25,7 +25,9 @@ from ffmpeg_operator.agent.termination import (
     TerminationMessage,
     write_termination_message,
 )
+from ffmpeg_operator.core.ffmpeg.prelude import DumpCollector
 from ffmpeg_operator.core.ffmpeg.progress_block import ProgressBlock
+from ffmpeg_operator.core.ffmpeg.streamstats import parse_stream_stats_line
 from ffmpeg_operator.core.models import ExecState, ProcessState, Progress
 from ffmpeg_operator.core.progress import ProgressTracker
 from ffmpeg_operator.supervision.monitor import RunMonitor
@@ -52,6 +54,9 @@ class RunAgent:
         self._clock = clock
         self._wall_clock = wall_clock
         self._tracker = ProgressTracker()
+        # The stream dump from ffmpeg's report FIFO; per-stream entries come from it.
+        self._dump = DumpCollector()
+        self._streams_known = False
         self._exec: ExecState = "starting"
         self._exec_changed = wall_clock()
         self._command = list(options.command) if options.command is not None else None
@@ -75,6 +80,11 @@ class RunAgent:
         """A completed ``-progress`` block from ffmpeg."""
         if self._exec not in ("starting", "running", "finishing"):
             return
+        if not self._streams_known:
+            # A filter graph with several inputs never completes the dump (Core's rule): it is
+            # read again at every block then.
+            self._tracker.set_streams(self._dump.dump())
+            self._streams_known = self._dump.complete
         now = self._clock()
         if self._tracker.update(block.sample(), now):
             self._progress_at, self._progress_wall = now, self._wall_clock()
@@ -82,6 +92,16 @@ class RunAgent:
                 self._stale.progress(now)
         if block.ended:
             self._progress_ended = True
+
+    def on_report_line(self, line: str) -> None:
+        """A line of ffmpeg's report (its log at info level, whatever ``-loglevel`` says)."""
+        self._dump.add(line)
+
+    def on_stats_line(self, line: str) -> None:
+        """A line of ffmpeg's per-stream statistics file."""
+        packet = parse_stream_stats_line(line)
+        if packet is not None and self._exec in ("starting", "running", "finishing"):
+            self._tracker.add_packet(packet, self._clock())
 
     def on_progress_connection(self, opened: bool) -> None:
         """ffmpeg connected (it is alive right now), or closed its progress URL (it exits)."""
@@ -207,7 +227,10 @@ class RunAgent:
         self._spawned_at = spawned_at
         if self._command is None:
             with contextlib.suppress(psutil.Error):
-                self._command = strip_injected_flags(process.cmdline(), options.progress_url)
+                stats_file = None if options.stats_fifo is None else str(options.stats_fifo)
+                self._command = strip_injected_flags(
+                    process.cmdline(), options.progress_url, stats_file
+                )
         target = ForeignProcess(process, on_stop=self._on_stop, grace_s=options.stop_grace_s)
         stale = StaleWatchdog(options.stale_timeout_s, spawned_at)
         if self._progress_at is not None:

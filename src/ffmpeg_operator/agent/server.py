@@ -15,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ffmpeg_operator.agent.fifo import FifoReader
 from ffmpeg_operator.agent.metrics import render_agent_metrics
 from ffmpeg_operator.agent.options import AgentOptions
 from ffmpeg_operator.agent.receiver import ProgressReceiver
@@ -59,7 +60,17 @@ async def run_agent(options: AgentOptions) -> None:
         port=options.progress_port,
         on_connection=agent.on_progress_connection,
     )
-    # Progress first: once /healthz answers, ffmpeg may start and connect.
+    fifos = [
+        FifoReader(path, callback)
+        for path, callback in (
+            (options.report_fifo, agent.on_report_line),
+            (options.stats_fifo, agent.on_stats_line),
+        )
+        if path is not None
+    ]
+    # Progress and FIFOs first: once /healthz answers, ffmpeg may start and open them.
+    for fifo in fifos:
+        fifo.start()
     await receiver.start()
     http = _AgentHTTPServer(
         uvicorn.Config(
@@ -87,6 +98,8 @@ async def run_agent(options: AgentOptions) -> None:
     with contextlib.suppress(Exception):
         await serving
     await receiver.close()
+    for fifo in fifos:
+        await fifo.close()
     if failure is not None:
         # A crashed part must end the agent (kubelet restarts it), not leave it half alive.
         raise failure

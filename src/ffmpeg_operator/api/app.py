@@ -11,23 +11,38 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import Receive, Scope, Send
 
 from ffmpeg_operator import __version__
 from ffmpeg_operator.api.auth import AuthSettings, auths, install_auth, is_authorized, minimal_about
 from ffmpeg_operator.api.backend import ProcessBackend
+from ffmpeg_operator.api.config import ConfigService
+from ffmpeg_operator.api.cors import CorsMiddleware
 from ffmpeg_operator.api.errors import ApiError, error_response, install_error_handlers
+from ffmpeg_operator.api.fastread import FastReads
+from ffmpeg_operator.api.files import FileStore
+from ffmpeg_operator.api.logbuffer import LogBuffer, attach
 from ffmpeg_operator.api.memfs import memfs_router
+from ffmpeg_operator.api.memfs_progress import memfs_overlay
 from ffmpeg_operator.api.metrics import render_metrics
 from ffmpeg_operator.api.openapi import describe_bodies
 from ffmpeg_operator.api.paths import RawPathMiddleware
+from ffmpeg_operator.api.resources import ResourceMetrics
+from ffmpeg_operator.api.routes.config import config_router
+from ffmpeg_operator.api.routes.fs import fs_router, root_router
 from ffmpeg_operator.api.routes.playout import playout_router
 from ffmpeg_operator.api.routes.process import process_router
+from ffmpeg_operator.api.routes.system import system_router
+from ffmpeg_operator.api.routes.ui import ui_router
+from ffmpeg_operator.api.sessions import SessionMiddleware, SessionRegistry
 from ffmpeg_operator.api.wire import install_gzip, json_response
+from ffmpeg_operator.core.memfs_traffic import MemfsTraffic
 from ffmpeg_operator.runtime.memfs import MemFS
 
 #: The datarhei Core version whose API this server speaks.
@@ -43,11 +58,39 @@ class ServerInfo:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+class _ApiApp(FastAPI):
+    """FastAPI with the single-process read answered ahead of it (``api/fastread.py``)."""
+
+    fast_reads: FastReads | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_reads is not None and await self.fast_reads.handle(scope, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 @dataclass(frozen=True)
 class MemfsService:
     store: MemFS
     username: str
     password: str
+    #: What ``{memfs}`` resolves to for this server's processes (their writes are counted).
+    base_url: str = ""
+    traffic: MemfsTraffic = field(default_factory=MemfsTraffic)
+
+
+@dataclass(frozen=True)
+class CoreServices:
+    """What the Restreamer UI needs beyond processes: Core's configuration, file, session,
+    metrics and log endpoints, CORS, and optionally a UI build at ``/ui``."""
+
+    config: ConfigService
+    #: ``/api/v3/fs`` stores by name: "disk" (also served at ``/``) and "mem".
+    stores: dict[str, FileStore]
+    sessions: SessionRegistry = field(default_factory=SessionRegistry)
+    #: Core's ``storage.cors.origins``: origins allowed on the file mounts (``/api``: any).
+    cors_origins: tuple[str, ...] = ("*",)
+    ui_dir: Path | None = None
 
 
 def create_app(
@@ -58,6 +101,7 @@ def create_app(
     info: ServerInfo | None = None,
     restarts: Callable[[], dict[str, int]] | None = None,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    services: CoreServices | None = None,
     ready: Callable[[], str | None] | None = None,
 ) -> FastAPI:
     """``ready()`` says why the backend cannot serve yet (None: it can): ``/ready`` answers 503
@@ -65,7 +109,7 @@ def create_app(
     auth = auth or AuthSettings()
     info = info or ServerInfo()
     started = time.time()
-    app = FastAPI(
+    app = _ApiApp(
         title="ffmpeg-operator: datarhei Core v3 process API",
         version=__version__,
         lifespan=lifespan,
@@ -77,8 +121,23 @@ def create_app(
     )
     install_error_handlers(app)
     install_gzip(app)
-    install_auth(app, auth)
+    authenticator = install_auth(app, auth)
+    if services is not None:
+        services.config.bind(authenticator.replace)
+        app.add_middleware(SessionMiddleware, registry=services.sessions)
     app.add_middleware(RawPathMiddleware)
+    if services is not None:
+        # Outermost: preflights are answered, and every answer (401s too) carries the headers.
+        prefixes = {"/api": ("*",), "/": services.cors_origins}
+        app.add_middleware(CorsMiddleware, prefixes=prefixes)
+
+    def created_at() -> datetime:
+        return services.config.created_at if services is not None else info.created_at
+
+    def name() -> str:
+        # Core's about names the instance by the configured name (PUT /api/v3/config).
+        configured = services.config.facts.settings.name if services is not None else ""
+        return configured or info.name
 
     @app.get("/ping", response_class=PlainTextResponse)
     async def ping() -> str:
@@ -103,15 +162,16 @@ def create_app(
 
     @app.get("/api")
     async def about(request: Request) -> Response:
+        current = authenticator.settings
         if not is_authorized(request):
-            return json_response(minimal_about(auth))
+            return json_response(minimal_about(current))
         return json_response(
             {
                 "app": "datarhei-core",
-                "auths": auths(auth),
-                "name": info.name,
+                "auths": auths(current),
+                "name": name(),
                 "id": info.instance_id,
-                "created_at": info.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "created_at": created_at().strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "uptime_seconds": int(time.time() - started),
                 "version": {
                     "number": CORE_API_VERSION,
@@ -139,16 +199,45 @@ def create_app(
         body = render_metrics(processes, restarts() if restarts else {})
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(process_router(backend))
+    overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
+    app.include_router(process_router(backend, overlay))
+    app.fast_reads = FastReads(
+        backend, authenticator, overlay=overlay, cors=services is not None, ready=ready
+    )
     app.include_router(playout_router(backend))
     if memfs is not None:
-        app.include_router(memfs_router(memfs.store, memfs.username, memfs.password))
+        app.include_router(
+            memfs_router(memfs.store, memfs.username, memfs.password, on_write=memfs.traffic.record)
+        )
+    if services is not None:
+        _include_services(app, backend, services, started)
     describe_bodies(app)
     return app
+
+
+def _include_services(
+    app: FastAPI, backend: ProcessBackend, services: CoreServices, started: float
+) -> None:
+    log = LogBuffer()
+    attach(log)
+    resources = ResourceMetrics(
+        {"diskfs" if n == "disk" else "memfs": s for n, s in services.stores.items()},
+        services.sessions,
+        started,
+    )
+    app.include_router(config_router(services.config))
+    app.include_router(fs_router(services.stores))
+    app.include_router(system_router(backend, services.sessions, resources, log))
+    if services.ui_dir is not None:
+        app.include_router(ui_router(services.ui_dir))
+    disk = services.stores.get("disk")
+    if disk is not None:
+        # Last: every GET no other route takes is a file of the disk store, as Core's "/".
+        app.include_router(root_router(disk))
 
 
 async def _no_lifespan(app: FastAPI) -> AsyncIterator[None]:  # pragma: no cover - typing aid
     yield
 
 
-__all__: list[Any] = ["MemfsService", "ServerInfo", "create_app"]
+__all__: list[Any] = ["CoreServices", "MemfsService", "ServerInfo", "create_app"]

@@ -111,15 +111,29 @@ def bearer_token(headers: Headers) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
+def _issuer(settings: AuthSettings) -> TokenIssuer:
+    # Core signs with username + password + secret: a new password invalidates old tokens.
+    secret = settings.username + settings.password + settings.jwt_secret
+    if not settings.jwt_secret:
+        secret = secrets.token_urlsafe(32)
+    return TokenIssuer(secret)
+
+
 class Authenticator:
-    """Decides whether a request carries a valid token of the right kind."""
+    """Decides whether a request carries a valid token of the right kind.
+
+    :meth:`replace` swaps the settings at run time: ``GET /api/v3/config/reload`` applies a
+    user and password registered with ``PUT /api/v3/config`` without restarting the server.
+    """
 
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
-        secret = settings.username + settings.password + settings.jwt_secret
-        if not settings.jwt_secret:
-            secret = secrets.token_urlsafe(32)
-        self.issuer = TokenIssuer(secret)
+        self.issuer = _issuer(settings)
+
+    def replace(self, settings: AuthSettings) -> None:
+        """Use ``settings`` from now on (a changed user or password ends existing tokens)."""
+        self.issuer = _issuer(settings)
+        self.settings = settings
 
     def skips(self, client_host: str | None) -> bool:
         """Whether the check is off for this client (auth disabled, or trusted localhost)."""
@@ -217,10 +231,16 @@ def _login_fields(body: bytes) -> tuple[str, str] | None:
 def login_router(authenticator: Authenticator) -> APIRouter:
     """``POST /api/login`` and ``GET /api/login/refresh``."""
     router = APIRouter()
-    delay = authenticator.settings.login_failure_delay
+
+    def require_enabled() -> None:
+        # Core routes the login endpoints only while auth is on; elsewhere Echo answers 404.
+        if not authenticator.settings.enable:
+            raise ApiError(404, "", "Not Found")
 
     @router.post("/api/login")
     async def login(request: Request) -> Response:
+        require_enabled()
+        delay = authenticator.settings.login_failure_delay
         try:
             fields = _login_fields(await read_json_body(request))
         except ApiError:
@@ -243,6 +263,7 @@ def login_router(authenticator: Authenticator) -> APIRouter:
 
     @router.get("/api/login/refresh")
     async def refresh(request: Request) -> Response:
+        require_enabled()
         subject = authenticator.subject(request.headers, "refresh")
         if subject is None:
             client_host = request.client.host if request.client else None
@@ -257,14 +278,14 @@ def login_router(authenticator: Authenticator) -> APIRouter:
 
 
 def install_auth(app: FastAPI, settings: AuthSettings) -> Authenticator:
-    """Protect ``/api/v3`` of ``app`` and route the login endpoints, when auth is enabled.
+    """Protect ``/api/v3`` of ``app`` and route the login endpoints while auth is enabled.
 
-    Call it while building the app (middleware cannot be added to a running app). Returns the
+    Call it while building the app (middleware cannot be added to a running app); both check
+    the authenticator's current settings, so auth can be switched on at run time. Returns the
     authenticator, also kept in ``app.state.authenticator`` for :func:`is_authorized`.
     """
     authenticator = Authenticator(settings)
     app.state.authenticator = authenticator
-    if settings.enable:
-        app.add_middleware(AccessTokenMiddleware, authenticator=authenticator)
-        app.include_router(login_router(authenticator))
+    app.add_middleware(AccessTokenMiddleware, authenticator=authenticator)
+    app.include_router(login_router(authenticator))
     return authenticator

@@ -12,6 +12,8 @@ import binascii
 import hmac
 import mimetypes
 import posixpath
+import time
+from collections.abc import Callable
 from email.utils import formatdate
 
 from fastapi import APIRouter, Request
@@ -55,8 +57,17 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def memfs_router(store: MemFS, username: str, password: str) -> APIRouter:
-    """Routes serving ``store`` under ``/memfs``; writes require ``username``/``password``."""
+#: Told of every write: file name, bytes, monotonic time.
+WriteCallback = Callable[[str, int, float], None]
+
+
+def memfs_router(
+    store: MemFS, username: str, password: str, on_write: WriteCallback | None = None
+) -> APIRouter:
+    """Routes serving ``store`` under ``/memfs``; writes require ``username``/``password``.
+
+    ``on_write`` hears of every stored write (the per-process traffic counter).
+    """
     router = APIRouter()
 
     def require_writer(request: Request) -> None:
@@ -106,7 +117,10 @@ def memfs_router(store: MemFS, username: str, password: str) -> APIRouter:
         require_writer(request)
         name = file_name(path)
         # request.body() also collects chunked uploads, which ffmpeg's HLS muxer sends.
-        created = store.put(name, await request.body())
+        body = await request.body()
+        created = store.put(name, body)
+        if on_write is not None:
+            on_write(name, len(body), time.monotonic())
         if not created:
             return Response(status_code=204)
         # The path as sent (escaped, like Go's RequestURI): a header holds no raw non-latin-1 text.

@@ -15,8 +15,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ffmpeg_operator.api.app import MemfsService, ServerInfo, create_app
+from ffmpeg_operator.api.app import CoreServices, MemfsService, ServerInfo, create_app
 from ffmpeg_operator.api.auth import AuthSettings
+from ffmpeg_operator.api.config import ConfigService, FileSettingsStore, SettingsStore
+from ffmpeg_operator.api.files import DiskStore, FileStore, MemStore
+from ffmpeg_operator.api.sessions import SessionRegistry
+from ffmpeg_operator.core.coreconfig import DEFAULT_SESSION_IGNORE, ConfigFacts, StoredSettings
 from ffmpeg_operator.core.placeholders import PlaceholderSettings, memfs_url
 from ffmpeg_operator.core.validation import AddressPolicy
 from ffmpeg_operator.runtime.engine import EngineSettings, LocalEngine
@@ -44,6 +48,17 @@ class ServeOptions:
     namespace: str | None = None
     kubeconfig: str | None = None
     kube_context: str | None = None
+    #: A Restreamer UI build to serve at /ui (None: no UI).
+    ui_dir: Path | None = None
+    #: kubernetes: where the {diskfs} volume is mounted in this Pod (None: <data-dir>/disk).
+    disk_dir: Path | None = None
+    #: kubernetes: the Secret that keeps the settings PUT /api/v3/config stores (None: a file
+    #: in the data directory).
+    settings_secret: str | None = None
+    #: Core's storage.cors.origins: origins allowed on /memfs and / (the API allows any).
+    cors_origins: tuple[str, ...] = ("*",)
+    #: Core's sessions.ip_ignorelist: clients not counted as viewers.
+    session_ignore: tuple[str, ...] = DEFAULT_SESSION_IGNORE
 
 
 def _random_text(length: int) -> str:
@@ -72,22 +87,27 @@ def _secret_if_possible(path: Path) -> str:
 
 
 def _auth_settings(options: ServeOptions, secret: Callable[[], str]) -> AuthSettings:
+    # The secret always exists: auth may be switched on at run time (PUT /api/v3/config).
     return AuthSettings(
         enable=bool(options.auth_user),
         username=options.auth_user,
         password=options.auth_password,
-        jwt_secret=secret() if options.auth_user else "",
+        jwt_secret=secret(),
         login_failure_delay=options.login_failure_delay_s,
     )
 
 
 def _lifespan(
-    open_: Callable[[], Awaitable[None]], close: Callable[[], Awaitable[None]]
+    open_: Callable[[], Awaitable[None]],
+    close: Callable[[], Awaitable[None]],
+    config: ConfigService,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """Open the backend when the server starts and close it when it stops."""
+    """Load the stored settings and open the backend when the server starts; close it at
+    the end."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await config.load()
         await open_()
         try:
             yield
@@ -95,6 +115,52 @@ def _lifespan(
             await close()
 
     return lifespan
+
+
+@dataclass(frozen=True)
+class _ServiceInputs:
+    options: ServeOptions
+    address: str
+    disk_dir: Path
+    db_dir: Path
+    ffmpeg: str
+    memfs: MemfsService
+    auth: AuthSettings
+    instance_id: str
+    store: SettingsStore
+
+
+def _services(inputs: _ServiceInputs) -> CoreServices:
+    options = inputs.options
+    environ = os.environ
+    facts = ConfigFacts(
+        instance_id=inputs.instance_id,
+        address=inputs.address,
+        disk_dir=str(inputs.disk_dir),
+        db_dir=str(inputs.db_dir),
+        ffmpeg_binary=inputs.ffmpeg,
+        memfs_username=inputs.memfs.username,
+        memfs_password=inputs.memfs.password,
+        settings=StoredSettings(),
+        rtmp_url=environ.get("FFMPEG_OPERATOR_RTMP_URL", ""),
+        srt_url=environ.get("FFMPEG_OPERATOR_SRT_URL", ""),
+        ui_path=str(options.ui_dir) if options.ui_dir else "",
+        cors_origins=options.cors_origins,
+        session_ignore=options.session_ignore,
+        jwt_secret=inputs.auth.jwt_secret,
+    )
+    config = ConfigService(facts, inputs.store, inputs.auth, cli_auth=bool(options.auth_user))
+    stores: dict[str, FileStore] = {
+        "disk": DiskStore(inputs.disk_dir),
+        "mem": MemStore(inputs.memfs.store),
+    }
+    return CoreServices(
+        config=config,
+        stores=stores,
+        sessions=SessionRegistry(options.session_ignore),
+        cors_origins=options.cors_origins,
+        ui_dir=options.ui_dir,
+    )
 
 
 def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
@@ -119,13 +185,30 @@ def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
     )
     store = MemFS()
     engine = LocalEngine(settings, store)
+    auth = _auth_settings(options, lambda: _persistent_secret(data_dir / "jwt.secret"))
+    memfs = MemfsService(store, MEMFS_USERNAME, memfs_password, base_url=placeholders.memfs)
+    info = ServerInfo(instance_id=_persistent_secret(data_dir / "instance.id"))
+    services = _services(
+        _ServiceInputs(
+            options=options,
+            address=f"{host}:{options.port}",
+            disk_dir=disk_dir,
+            db_dir=data_dir,
+            ffmpeg=binary,
+            memfs=memfs,
+            auth=auth,
+            instance_id=info.instance_id,
+            store=FileSettingsStore(data_dir / "config.json"),
+        )
+    )
     app = create_app(
         engine,
-        auth=_auth_settings(options, lambda: _persistent_secret(data_dir / "jwt.secret")),
-        memfs=MemfsService(store, MEMFS_USERNAME, memfs_password),
-        info=ServerInfo(instance_id=_persistent_secret(data_dir / "instance.id")),
+        auth=auth,
+        memfs=memfs,
+        info=info,
         restarts=lambda: {p.id: p.restarts for p in engine.processes()},
-        lifespan=_lifespan(engine.open, engine.close),
+        lifespan=_lifespan(engine.open, engine.close, services.config),
+        services=services,
     )
     return app, engine
 
@@ -147,23 +230,57 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
         "FFMPEG_OPERATOR_MEMFS_PASSWORD": memfs_password,
     }
     store = MemFS()
+    binary = find_ffmpeg(options.ffmpeg)
+    run = settings_from_env(environ)
     backend = KubernetesBackend(
         KubernetesOptions(
             namespace=options.namespace,
             kubeconfig=options.kubeconfig,
             context=options.kube_context,
-            ffmpeg=find_ffmpeg(options.ffmpeg),
-            run=settings_from_env(environ),
+            ffmpeg=binary,
+            run=run,
             secrets=(memfs_password,),
         )
     )
     data_dir = options.data_dir.resolve()
+    auth = _auth_settings(options, lambda: _secret_if_possible(data_dir / "jwt.secret"))
+    memfs = MemfsService(
+        store, MEMFS_USERNAME, memfs_password, base_url=environ["FFMPEG_OPERATOR_MEMFS_URL"]
+    )
+    info = ServerInfo(instance_id=_secret_if_possible(data_dir / "instance.id"))
+    settings_store: SettingsStore
+    if options.settings_secret:
+        from ffmpeg_operator.api.backends.kubesettings import SecretSettingsStore
+
+        settings_store = SecretSettingsStore(
+            options.settings_secret,
+            namespace=options.namespace,
+            kubeconfig=options.kubeconfig,
+            context=options.kube_context,
+        )
+    else:
+        settings_store = FileSettingsStore(data_dir / "config.json")
+    disk_dir = options.disk_dir.resolve() if options.disk_dir else data_dir / "disk"
+    services = _services(
+        _ServiceInputs(
+            options=options,
+            address=f"{host}:{options.port}",
+            disk_dir=disk_dir,
+            db_dir=data_dir,
+            ffmpeg=binary,
+            memfs=memfs,
+            auth=auth,
+            instance_id=info.instance_id,
+            store=settings_store,
+        )
+    )
     return create_app(
         backend,
-        auth=_auth_settings(options, lambda: _secret_if_possible(data_dir / "jwt.secret")),
-        memfs=MemfsService(store, MEMFS_USERNAME, memfs_password),
-        info=ServerInfo(instance_id=_secret_if_possible(data_dir / "instance.id")),
+        auth=auth,
+        memfs=memfs,
+        info=info,
         restarts=backend.restarts,
-        lifespan=_lifespan(backend.open, backend.close),
+        lifespan=_lifespan(backend.open, backend.close, services.config),
+        services=services,
         ready=backend.waiting_for,
     )

@@ -6,9 +6,20 @@ directly, never through a shell, so addresses and options reach ffmpeg literally
 
 from __future__ import annotations
 
+from ffmpeg_operator.core.ffmpeg.streamstats import MUX_STATS_FORMAT
 from ffmpeg_operator.core.models import ProcessConfig
 
-__all__ = ["compile_argv", "probe_argv", "supervisor_flags"]
+__all__ = [
+    "REPORT_LEVEL",
+    "compile_argv",
+    "instrumented_argv",
+    "probe_argv",
+    "report_env",
+    "supervisor_flags",
+]
+
+#: ffmpeg's report level: ``info`` (32) holds the stream dump, whatever ``-loglevel`` says.
+REPORT_LEVEL = 32
 
 
 def compile_argv(resolved: ProcessConfig) -> list[str]:
@@ -45,3 +56,32 @@ def supervisor_flags(progress_url: str, *, stats_period: float | None = None) ->
     if stats_period is not None:
         flags.extend(("-stats_period", f"{stats_period:g}"))
     return flags
+
+
+def instrumented_argv(resolved: ProcessConfig, stats_path: str, *, mux_stats: bool) -> list[str]:
+    """:func:`compile_argv` plus options writing per-stream statistics to ``stats_path``.
+
+    ``mux_stats`` (ffmpeg ≥ 6.1): ``-stats_mux_pre`` before every output's address, one line
+    per packet of each encoded stream (:data:`MUX_STATS_FORMAT`); otherwise ``-vstats_file``,
+    one line per encoded video frame. Our options come before the config's own, so a
+    config's own statistics options win (last one counts in ffmpeg).
+    """
+    if not mux_stats:
+        return ["-vstats_file", stats_path, *compile_argv(resolved)]
+    argv = list(probe_argv(resolved))
+    for output in resolved.output:
+        argv.extend(("-stats_mux_pre", stats_path, "-stats_mux_pre_fmt", MUX_STATS_FORMAT))
+        argv.extend(output.options)
+        argv.append(output.address)
+    return argv
+
+
+def report_env(path: str) -> dict[str, str]:
+    """The environment making ffmpeg write its report (log at :data:`REPORT_LEVEL`) to ``path``.
+
+    The report receives every message up to its own level even when ``-loglevel`` hides them
+    from stderr, so the stream dump can be read at any log level. ``:`` separates the
+    report's options and ``\\`` escapes, so both are escaped in the path.
+    """
+    escaped = path.replace("\\", "\\\\").replace(":", "\\:")
+    return {"FFREPORT": f"file={escaped}:level={REPORT_LEVEL}"}

@@ -24,7 +24,10 @@ __all__ = [
     "StoredOrder",
     "StoredProcess",
     "decode_db",
+    "decode_document",
     "encode_db",
+    "encode_entry",
+    "parse_document",
 ]
 
 #: The only file version read and written (datarhei Core v16's).
@@ -61,17 +64,22 @@ class Snapshot:
 # --------------------------------------------------------------------------- writing
 
 
+def encode_entry(process_id: str, stored: StoredProcess) -> dict[str, Any]:
+    """The JSON of one process entry (``process.<id>`` in the document)."""
+    return {
+        "id": process_id,
+        "reference": stored.config.reference,
+        "config": _encode_config(stored.config),
+        "created_at": stored.created_at,
+        "updated_at": stored.updated_at,
+        "order": stored.order,
+    }
+
+
 def encode_db(snapshot: Snapshot) -> dict[str, Any]:
     """The JSON document of ``snapshot``."""
     processes = {
-        process_id: {
-            "id": process_id,
-            "reference": stored.config.reference,
-            "config": _encode_config(stored.config),
-            "created_at": stored.created_at,
-            "updated_at": stored.updated_at,
-            "order": stored.order,
-        }
+        process_id: encode_entry(process_id, stored)
         for process_id, stored in snapshot.processes.items()
     }
     return {
@@ -99,14 +107,23 @@ def _encode_config(config: ProcessConfig) -> dict[str, Any]:
 
 def decode_db(raw: bytes | str) -> Snapshot:
     """Parse a ``db.json`` document; any defect raises :class:`DbJsonError`."""
+    return decode_document(parse_document(raw))
+
+
+def parse_document(raw: bytes | str) -> Any:
+    """The JSON value of ``raw``; invalid JSON raises :class:`DbJsonError`."""
     try:
-        document = json.loads(raw)
+        return json.loads(raw)
     except UnicodeDecodeError as error:
         raise DbJsonError(f"not UTF-8 text: {error.reason} at byte {error.start}") from error
     except json.JSONDecodeError as error:
         raise DbJsonError(
             f"invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from error
+
+
+def decode_document(document: Any) -> Snapshot:
+    """A parsed ``db.json`` document as a snapshot; any defect raises :class:`DbJsonError`."""
     if not isinstance(document, dict):
         raise DbJsonError("not a JSON object")
     version = document.get("version")
@@ -189,3 +206,59 @@ def _integer(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise DbJsonError(f"{what} is not an integer: {value!r}")
     return value
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def encode_change(
+    processes: dict[str, StoredProcess | None],
+    process_metadata: dict[str, dict[str, Any] | None],
+    system_metadata: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One change as a partial document: what it sets; ``null`` removes a process or its
+    metadata; ``metadata.system`` is present only when the system metadata changed.
+
+    Every value is the whole new value of its key, so applying a change twice, or applying
+    changes the document already holds, leaves the same document (see :func:`apply_change`).
+    """
+    metadata: dict[str, Any] = {"process": process_metadata}
+    if system_metadata is not None:
+        metadata["system"] = system_metadata
+    return {
+        "process": {
+            pid: None if stored is None else encode_entry(pid, stored)
+            for pid, stored in processes.items()
+        },
+        "metadata": metadata,
+    }
+
+
+def apply_change(document: dict[str, Any], change: Any) -> None:
+    """Apply an :func:`encode_change` value to a parsed document, in place.
+
+    Raises :class:`DbJsonError` when ``change`` does not have that shape.
+    """
+    if not isinstance(change, dict):
+        raise DbJsonError("change is not a JSON object")
+    processes = document.get("process")
+    if not isinstance(processes, dict):
+        document["process"] = processes = {}
+    metadata = document.get("metadata")
+    if not isinstance(metadata, dict):
+        document["metadata"] = metadata = {}
+    process_metadata = metadata.get("process")
+    if not isinstance(process_metadata, dict):
+        metadata["process"] = process_metadata = {}
+    changed_metadata = _object(change.get("metadata"), "metadata of a change")
+    for target, values in (
+        (processes, _object(change.get("process"), "process of a change")),
+        (process_metadata, _object(changed_metadata.get("process"), "metadata of a change")),
+    ):
+        for key, value in values.items():
+            if value is None:
+                target.pop(key, None)
+            else:
+                target[key] = value
+    if "system" in changed_metadata:
+        metadata["system"] = changed_metadata["system"]

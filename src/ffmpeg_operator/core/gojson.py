@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -520,6 +521,7 @@ def _as_bytes(body: bytes | str) -> bytes:
 
 
 def _parse(data: bytes) -> _Node:
+    """The tree of ``data`` with Go's byte offsets, or Go's syntax error."""
     try:
         _Scanner().check(data)
     except _GoSyntaxError as problem:
@@ -530,9 +532,64 @@ def _parse(data: bytes) -> _Node:
     return _build_tree(data)
 
 
+class _Number(str):
+    """A number literal as written (the fast path keeps it like :class:`_Node` does)."""
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object's members in order, duplicates included (Go applies each)."""
+
+
+def _refuse(constant: str) -> Any:
+    raise ValueError(f"not JSON: {constant}")
+
+
+# Escapes of UTF-16 surrogates: Go pairs and replaces them by its own rules (see _unquote).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _fast_tree(data: bytes) -> _Node | None:
+    """The tree of a well-formed document by the C JSON parser, without byte offsets.
+
+    The scanner and tree builder above walk the body byte by byte in Python, the larger part
+    of a POST (bench/README.md). Where Go and Python read a document alike (valid UTF-8, no
+    surrogate escapes, no NaN/Infinity, not nested deeper than Python's recursion limit) this
+    gives the same tree; anything else (``None``) takes the exact path, as does every type
+    error, whose message needs the offsets.
+    """
+    if _SURROGATE_ESCAPE.search(data):
+        return None
+    try:
+        value = json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_Pairs,
+            parse_int=_Number,
+            parse_float=_Number,
+            parse_constant=_refuse,
+        )
+        return _node_of(value)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _node_of(value: Any) -> _Node:
+    if isinstance(value, _Pairs):
+        return _Node("object", 0, members=[(key, _node_of(item)) for key, item in value])
+    if isinstance(value, list):
+        return _Node("array", 0, items=[_node_of(item) for item in value])
+    if isinstance(value, _Number):
+        return _Node("number", 0, text=str(value))
+    if isinstance(value, str):
+        return _Node("string", 0, text=value)
+    if value is None:
+        return _Node("null", 0)
+    return _Node("true" if value else "false", 0)
+
+
 def parse_json(body: bytes | str) -> Any:
     """Any JSON value (metadata bodies), with Go's syntax errors as :class:`DecodeError`."""
-    return _plain(_parse(_as_bytes(body)))
+    data = _as_bytes(body)
+    return _plain(_fast_tree(data) or _parse(data))
 
 
 # --------------------------------------------------------------------------- Go struct shapes
@@ -798,11 +855,15 @@ _MISMATCH = object()
 
 
 def _decode(model: type[BaseModel], data: bytes, start: dict[str, Any]) -> dict[str, Any]:
-    root = _parse(data)
+    fast = _fast_tree(data)
     shape = _shape(model)
     decoder = _Decoder()
     struct_type = _GoType("struct", f"api.{shape.name}", struct=shape)
-    result: dict[str, Any] = decoder.value(root, struct_type, start, ("", ()))
+    result: dict[str, Any] = decoder.value(fast or _parse(data), struct_type, start, ("", ()))
+    if decoder.problem is not None and fast is not None:
+        # The message needs Go's offsets: decode again on the exact tree.
+        decoder = _Decoder()
+        result = decoder.value(_parse(data), struct_type, start, ("", ()))
     if decoder.problem is not None:
         raise DecodeError(decoder.problem.detail(data))
     return result

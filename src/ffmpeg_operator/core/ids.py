@@ -35,13 +35,13 @@ def _with_ids(ios: list[ProcessConfigIO]) -> list[ProcessConfigIO]:
     filled: list[ProcessConfigIO] = []
     for io in ios:
         if io.id:
-            filled.append(io.model_copy(deep=True))
+            filled.append(io.clone())
             continue
         generated = new_id()
         while generated in taken:
             generated = new_id()
         taken.add(generated)
-        filled.append(io.model_copy(deep=True, update={"id": generated}))
+        filled.append(io.clone(id=generated))
     return filled
 
 

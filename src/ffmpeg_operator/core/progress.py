@@ -6,6 +6,13 @@ sample adds its delta to the current one-second bucket of a 30-bucket sliding wi
 average is the sum of the last N completed buckets / N, N = min(elapsed seconds, 30). Values are
 recomputed only when a sample arrives. Per-stream entries hold the static prelude data.
 
+Output streams get live counters of their own from ffmpeg's per-stream statistics files
+(:mod:`ffmpeg_operator.core.ffmpeg.streamstats`, encoded streams only). A stream without them
+takes what the totals say of it, as ffmpeg computes them: the totals' ``frame`` counts the
+first video output stream, the totals' ``size`` the first output file (so a file with one
+stream). Inputs keep the static prelude data: stock ffmpeg reports nothing per input while it
+runs.
+
 Time is passed in (seconds, any monotonic clock), so everything here is pure.
 """
 
@@ -17,7 +24,8 @@ from collections.abc import Sequence
 
 from ffmpeg_operator.core.ffmpeg.prelude import PreludeDump, progress_ios
 from ffmpeg_operator.core.ffmpeg.sample import ProgressSample
-from ffmpeg_operator.core.models import Progress
+from ffmpeg_operator.core.ffmpeg.streamstats import StreamPacket
+from ffmpeg_operator.core.models import Progress, ProgressIO
 
 #: Core's averaging window: 30 buckets of one second.
 WINDOW_BUCKETS = 30
@@ -89,6 +97,37 @@ def advanced(previous: ProgressSample | None, current: ProgressSample) -> bool:
     return False
 
 
+class StreamCounter:
+    """Live figures of one output stream from its :class:`StreamPacket` lines."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.size_bytes = 0
+        self.keyframes = 0
+        self.q: float | None = None
+        self._rate = SlidingAverage()
+        self._bits = SlidingAverage()
+
+    def add(self, packet: StreamPacket, now: float) -> None:
+        self._rate.add(max(0, packet.count - self.count), now)
+        self._bits.add(packet.size_bytes * 8, now)
+        self.count = max(self.count, packet.count)
+        self.size_bytes += packet.size_bytes
+        self.keyframes += int(packet.keyframe)
+        if packet.q is not None and packet.q >= 0:
+            self.q = packet.q
+
+    def fill(self, entry: ProgressIO, now: float) -> None:
+        rate = self._rate.average(now)
+        entry.frame = entry.packet = self.count
+        entry.keyframe = self.keyframes
+        entry.fps = entry.pps = rate
+        entry.size_kb = self.size_bytes // 1024
+        entry.bitrate_kbit = self._bits.average(now) / 1024
+        if self.q is not None:
+            entry.q = self.q
+
+
 class ProgressTracker:
     """Maintains the :class:`Progress` of the current run from samples. Feed it one source of
     counters (either ``-progress`` blocks or stderr stats lines): the two round sizes
@@ -101,6 +140,7 @@ class ProgressTracker:
         self._last = _ZERO
         self._fps = SlidingAverage()
         self._bits = SlidingAverage()
+        self._streams: dict[tuple[int, int], StreamCounter] = {}
         self._progress = Progress()
 
     @property
@@ -123,6 +163,14 @@ class ProgressTracker:
         self._progress.inputs = progress_ios(dump.inputs, self._input_ids)
         self._progress.outputs = progress_ios(dump.outputs, self._output_ids)
 
+    def add_packet(self, packet: StreamPacket, now: float) -> None:
+        """One line of a per-stream statistics file; shown at the next :meth:`update`."""
+        key = (packet.file, packet.stream)
+        counter = self._streams.get(key)
+        if counter is None:
+            counter = self._streams[key] = StreamCounter()
+        counter.add(packet, now)
+
     def update(self, sample: ProgressSample, now: float) -> bool:
         """Take one sample seen at ``now``; return whether it shows :func:`advanced` progress."""
         previous = self._last
@@ -142,13 +190,35 @@ class ProgressTracker:
         progress.dup = current.dup or 0
         progress.fps = self._fps.average(now)
         progress.bitrate_kbit = self._bits.average(now) / 1024
+        self._fill_outputs(now)
         return advanced(previous, current)
+
+    def _fill_outputs(self, now: float) -> None:
+        progress = self._progress
+        outputs = progress.outputs
+        first_video = next((entry for entry in outputs if entry.type == "video"), None)
+        first_file = [entry for entry in outputs if entry.index == 0]
+        for entry in outputs:
+            counter = self._streams.get((entry.index, entry.stream))
+            if counter is not None:
+                counter.fill(entry, now)
+                if counter.q is None and entry is first_video:
+                    entry.q = progress.q
+                continue
+            if entry is first_video:
+                entry.frame = entry.packet = progress.frame
+                entry.fps = entry.pps = progress.fps
+                entry.q = progress.q
+            if len(first_file) == 1 and entry is first_file[0]:
+                entry.size_kb = progress.size_kb
+                entry.bitrate_kbit = progress.bitrate_kbit
 
     def reset(self) -> None:
         """Forget the run: all zeros and no streams (Core resets stats when a run ends)."""
         self._last = _ZERO
         self._fps.reset()
         self._bits.reset()
+        self._streams = {}
         self._progress = Progress()
 
 

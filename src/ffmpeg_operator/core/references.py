@@ -37,7 +37,7 @@ def resolve_references(config: ProcessConfig, lookup: ConfigLookup) -> ProcessCo
     Raises :class:`ConfigError` with Core's text, e.g.
     ``reference error for '#p:in': unknown process 'q' (#q:output=o)``.
     """
-    resolved = config.model_copy(deep=True)
+    resolved = config.clone()
     for io in resolved.input:
         try:
             io.address = _resolve_address(config.id, io.address, lookup)

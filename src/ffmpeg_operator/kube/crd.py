@@ -12,7 +12,9 @@ process config model does not carry (list bounds, CEL rules) are added here by p
 
 CEL rules have a cost budget the API server estimates from the schema's bounds, which is why
 ``input``/``output`` have ``maxItems`` and IO ids ``maxLength``: the uniqueness rules are
-quadratic in the list length.
+quadratic in the list length. IO addresses have a ``maxLength`` too: without it the API server
+estimates the not-blank rule over a string as long as a whole request and refuses the CRD
+(found on a real kube-apiserver; the emulator does not estimate costs).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ffmpeg_operator.kube.yamltext import dump_documents
 __all__ = [
     "CRD_NAME",
     "MAX_IOS",
+    "MAX_IO_ADDRESS_LENGTH",
     "MAX_IO_ID_LENGTH",
     "crd",
     "crd_yaml",
@@ -42,6 +45,8 @@ CRD_NAME = f"{PLURAL}.{GROUP}"
 MAX_IOS = 64
 #: Longest input/output ID.
 MAX_IO_ID_LENGTH = 256
+#: Longest input/output address (64 KiB: far beyond any URL or filtergraph in practice).
+MAX_IO_ADDRESS_LENGTH = 65536
 
 _DROPPED_KEYS = frozenset({"title"})
 #: Keys that come first in a schema node, for a readable ``kubectl explain`` / YAML file.
@@ -156,6 +161,8 @@ def _at(schema: dict[str, Any], path: str) -> dict[str, Any]:
 def _require_descriptions(schema: dict[str, Any]) -> None:
     for path, node in _walk(schema, ""):
         for name, child in node.get("properties", {}).items():
+            if path == "" and name == "metadata":
+                continue  # ObjectMeta: the apiserver allows no more than {type: object} here
             if not child.get("description"):
                 raise SchemaError(f"{path}.{name} has no description")
 
@@ -180,6 +187,7 @@ def _spec_schema() -> dict[str, Any]:
         io["required"] = ["address"]
         io["properties"]["address"].pop("default", None)
         io["properties"]["address"]["minLength"] = 1
+        io["properties"]["address"]["maxLength"] = MAX_IO_ADDRESS_LENGTH
         io["x-kubernetes-validations"] = [
             {"rule": _NOT_BLANK, "message": "address must not be blank"}
         ]
@@ -213,7 +221,9 @@ def openapi_schema() -> dict[str, Any]:
                 "type": "string",
             },
             "kind": {"description": "REST resource this object represents.", "type": "string"},
-            "metadata": {"description": "Standard object metadata.", "type": "object"},
+            # Exactly this: kube-apiserver refuses a CRD whose root metadata schema says more
+            # (even a description) than type object, name and generateName.
+            "metadata": {"type": "object"},
             "spec": _spec_schema(),
             "status": _status_schema(),
         },

@@ -10,7 +10,12 @@ containers share the process namespace:
   the agent port. Its startup probe asks ``/healthz``, which answers only once the progress
   listener is open (ffmpeg refuses to start when the progress URL cannot be opened);
 - ``ffmpeg``, running the compiled argv in exec form — no shell: ``command: [ffmpegBinary]``,
-  ``args: ["-nostdin", "-progress", "tcp://127.0.0.1:<port>", *argv]``.
+  ``args: ["-nostdin", "-progress", "tcp://127.0.0.1:<port>", "-vstats_file", <fifo>, *argv]``.
+  Its report (``FFREPORT``, the stream dump at every log level) and ``-vstats_file`` (live
+  per-stream counters of encoded video) go to FIFOs in the shared ``/tmp`` that the agent
+  makes and reads (:data:`REPORT_FIFO`, :data:`STATS_FIFO`). ``-vstats_file`` rather than
+  ``-stats_mux_pre``: the operator cannot know the ffmpeg version of an image, and only the
+  former exists in every version.
 
 The Pod meets the Pod Security Standard "restricted": non-root user, no privilege escalation,
 all capabilities dropped, RuntimeDefault seccomp, read-only root filesystem with an emptyDir on
@@ -52,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ffmpeg_operator import __version__
-from ffmpeg_operator.core.argv import supervisor_flags
+from ffmpeg_operator.core.argv import report_env, supervisor_flags
 from ffmpeg_operator.core.models import Limits, ProcessConfig
 from ffmpeg_operator.core.placeholders import PlaceholderSettings, rtmp_template, srt_template
 from ffmpeg_operator.core.prepare import PreparedProcess, prepare_process
@@ -115,6 +120,10 @@ PROGRESS_HOST = "127.0.0.1"
 AGENT_HTTP_HOST = "0.0.0.0"
 #: kubelet's default termination message file, passed explicitly for the same reason.
 TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+
+#: FIFOs in the shared /tmp volume: ffmpeg's report and its -vstats_file (see the docstring).
+REPORT_FIFO = "/tmp/ffmpeg-report.fifo"
+STATS_FIFO = "/tmp/ffmpeg-vstats.fifo"
 
 #: Variable of ffmpeg's container holding the memfs password (from a Secret), named in
 #: ``{memfs}`` as ``$(...)`` for kubelet to expand.
@@ -264,6 +273,8 @@ def agent_args(
         "--limit-waitfor-seconds", str(limits.waitfor_seconds),
         "--cpu-capacity", f"{settings.node_cpus:g}",
         "--command-json", json.dumps(prepared.command, ensure_ascii=False),
+        "--report-fifo", REPORT_FIFO,
+        "--stats-fifo", STATS_FIFO,
     ]  # fmt: skip
 
 
@@ -356,9 +367,19 @@ def _ffmpeg_container(
         "image": spec.image or settings.ffmpeg_image,
         "imagePullPolicy": settings.image_pull_policy,
         "command": [spec.ffmpeg_binary or settings.ffmpeg_binary],
-        "args": kubelet_args(supervisor_flags(progress_url(settings)) + prepared.command),
+        "args": kubelet_args(
+            [
+                *supervisor_flags(progress_url(settings)),
+                *("-vstats_file", STATS_FIFO),
+                *prepared.command,
+            ]
+        ),
         "workingDir": settings.diskfs_mount_path,
-        "env": [{"name": "HOME", "value": "/tmp"}, *_secret_env(settings)],
+        "env": [
+            {"name": "HOME", "value": "/tmp"},
+            *({"name": name, "value": value} for name, value in report_env(REPORT_FIFO).items()),
+            *_secret_env(settings),
+        ],
         "resources": ffmpeg_resources(prepared.config.limits, spec, settings),
         "securityContext": _container_security(settings),
         # ffmpeg's last stderr lines become the run's message when it fails.

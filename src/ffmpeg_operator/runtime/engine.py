@@ -42,7 +42,7 @@ from ffmpeg_operator.runtime.diskfs import DiskFS
 from ffmpeg_operator.runtime.filesystem import MemFilesystem
 from ffmpeg_operator.runtime.memfs import MemFS
 from ffmpeg_operator.runtime.process import LocalProcess, RunSettings
-from ffmpeg_operator.runtime.store import Snapshot, Store, StoredProcess
+from ffmpeg_operator.runtime.store import Store, StoredProcess
 from ffmpeg_operator.supervision.probe import probe_process
 from ffmpeg_operator.supervision.skills import probe_skills
 
@@ -126,6 +126,7 @@ class LocalEngine:
                 await self._cleanup_task
         await asyncio.gather(*(p.shutdown() for p in self._processes.values()))
         await asyncio.to_thread(self._cleanup.purge_all)
+        await asyncio.to_thread(self._store.close)
 
     # ------------------------------------------------------------------ helpers
 
@@ -154,23 +155,35 @@ class LocalEngine:
                 rules.extend(output.cleanup)
         self._cleanup.set_rules(process.id, rules)
 
-    async def _persist(self) -> None:
-        snapshot = Snapshot(
-            processes={
-                pid: StoredProcess(
-                    config=p.config,
-                    created_at=p.created_at,
-                    updated_at=p.updated_at,
-                    order="start" if p.order == "start" else "stop",
-                )
-                for pid, p in self._processes.items()
-            },
-            system_metadata=dict(self._system_metadata),
-            process_metadata={
-                pid: dict(p.metadata) for pid, p in self._processes.items() if p.metadata
-            },
+    @staticmethod
+    def _stored(process: LocalProcess) -> StoredProcess:
+        return StoredProcess(
+            config=process.config,
+            created_at=process.created_at,
+            updated_at=process.updated_at,
+            order="start" if process.order == "start" else "stop",
         )
-        await asyncio.to_thread(self._store.save, snapshot)
+
+    async def _persist(
+        self,
+        processes: dict[str, LocalProcess | None] | None = None,
+        process_metadata: dict[str, dict[str, Any] | None] | None = None,
+        system_metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Record one change of intent (a journal line, see ``runtime/store.py``).
+
+        The line is written in the event loop: one small write and an fdatasync cost less
+        than a hand-off to a thread (which also has to win the GIL back); the compaction that
+        is due every N changes rewrites all N processes and runs in a thread. Callers hold
+        ``self._lock``, so no line is appended while the journal is being compacted.
+        """
+        stored = {
+            pid: None if process is None else self._stored(process)
+            for pid, process in (processes or {}).items()
+        }
+        self._store.change(stored, process_metadata, system_metadata)
+        if self._store.compaction_due:
+            await asyncio.to_thread(self._store.compact)
 
     # ------------------------------------------------------------------ ProcessBackend
 
@@ -212,7 +225,7 @@ class LocalEngine:
             )
             self._processes[process.id] = process
             self._register_cleanup(process)
-            await self._persist()
+            await self._persist({process.id: process})
         if process.order == "start":
             await process.start()
         return prepared.config
@@ -244,7 +257,12 @@ class LocalEngine:
             del self._processes[pid]
             self._processes[new.id] = new
             self._register_cleanup(new)
-            await self._persist()
+            changes: dict[str, LocalProcess | None] = {new.id: new}
+            moved: dict[str, dict[str, Any] | None] = {}
+            if new.id != pid:
+                changes[pid] = None
+                moved = {pid: None, new.id: new.metadata}
+            await self._persist(changes, moved)
         if new.order == "start":
             await new.start()
         return prepared.config
@@ -255,7 +273,7 @@ class LocalEngine:
             await process.close("process deleted")
             self._cleanup.remove(pid, purge=True)
             del self._processes[pid]
-            await self._persist()
+            await self._persist({pid: None}, {pid: None})
 
     async def command(self, pid: str, command: str) -> None:
         process = self._get(pid)
@@ -265,13 +283,13 @@ class LocalEngine:
             if not process.valid:
                 raise CommandFailedError("invalid process definition")
             process.order = "start"
-            await self._persist_locked()
+            await self._persist_locked(process)
             await process.start()
         elif command == "stop":
             if process.order == "stop" and not process.running:
                 return
             process.order = "stop"
-            await self._persist_locked()
+            await self._persist_locked(process)
             await process.stop("stop requested")
         elif command == "restart":
             if process.order != "start":
@@ -282,9 +300,9 @@ class LocalEngine:
         else:  # pragma: no cover - the route only passes known verbs
             raise CommandFailedError(f"unknown command {command!r}")
 
-    async def _persist_locked(self) -> None:
+    async def _persist_locked(self, process: LocalProcess) -> None:
         async with self._lock:
-            await self._persist()
+            await self._persist({process.id: process})
 
     async def _reload(self, process: LocalProcess) -> None:
         async with self._lock:
@@ -335,9 +353,10 @@ class LocalEngine:
                 updated[key] = value
             if pid is None:
                 self._system_metadata = updated
+                await self._persist(system_metadata=updated)
             else:
                 self._processes[pid].metadata = updated or None
-            await self._persist()
+                await self._persist(process_metadata={pid: updated or None})
 
     async def skills(self, reload: bool = False) -> Skills:
         if self._skills is None or reload:

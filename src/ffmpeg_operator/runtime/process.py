@@ -13,6 +13,9 @@ delete); this class does it with datarhei's exact lifecycle:
 
 Counters come from ffmpeg's ``-progress`` channel, not from stderr, so progress works at every
 log level, for audio-only outputs and for ``-filter_complex`` graphs (datarhei cannot, §4.6).
+The per-stream entries come from ffmpeg's report (``FFREPORT``, its own pipe), which holds the
+stream dump whatever ``-loglevel`` the config sets, and their live counters from a per-stream
+statistics pipe (``-stats_mux_pre`` on ffmpeg ≥ 6.1, ``-vstats_file`` before).
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffmpeg_operator.core.argv import instrumented_argv
 from ffmpeg_operator.core.ffmpeg import ProgressBlockParser, StockStderr
+from ffmpeg_operator.core.ffmpeg.prelude import DumpCollector
+from ffmpeg_operator.core.ffmpeg.streamstats import parse_stream_stats_line, supports_mux_stats
 from ffmpeg_operator.core.models import (
     ExecState,
     Process,
@@ -41,6 +47,7 @@ from ffmpeg_operator.supervision.logring import LogRing
 from ffmpeg_operator.supervision.monitor import RunMonitor
 from ffmpeg_operator.supervision.run import FFmpegRun, FFmpegSpawnError
 from ffmpeg_operator.supervision.sampler import NO_SAMPLE, ResourceSampler
+from ffmpeg_operator.supervision.skills import binary_version
 from ffmpeg_operator.supervision.watchdogs import LimitWatchdog, StaleWatchdog
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,8 @@ class RunReport:
     created_at: int
     stderr: StockStderr = field(default_factory=StockStderr)
     log: LogRing = field(default_factory=LogRing)
+    #: The stream dump as ffmpeg's report has it (at every log level).
+    dump: DumpCollector = field(default_factory=DumpCollector)
 
     def entry(self) -> ReportHistoryEntry:
         return ReportHistoryEntry(
@@ -304,12 +313,18 @@ class LocalProcess:
         self._blocks = ProgressBlockParser()
         self._streams_known = False
         self._set_exec("starting")
+        resolved = self.prepared.resolved
+        version = await asyncio.to_thread(binary_version, self.settings.binary)
+        mux_stats = supports_mux_stats(version)
         try:
             run = await FFmpegRun.start(
                 self.settings.binary,
                 self.prepared.command,
                 on_stderr_line=self._on_stderr_line,
                 on_progress_line=self._on_progress_line,
+                on_report_line=self._report.dump.add,
+                on_stats_line=self._on_stats_line,
+                argv_for_stats=lambda path: instrumented_argv(resolved, path, mux_stats=mux_stats),
             )
         except FFmpegSpawnError as error:
             self._log(str(error))
@@ -390,12 +405,19 @@ class LocalProcess:
         if block is None:
             return
         if not self._streams_known:
-            # Quiet log levels or filter graphs: take what the prelude gave so far.
-            self._tracker.set_streams(self._report.stderr.current_dump())
-            self._streams_known = self._report.stderr.dump is not None
+            # The report has the dump at every log level; a filter graph with several inputs
+            # never completes it (Core's rule), so it is read again at every block.
+            report = self._report
+            self._tracker.set_streams(report.dump.dump())
+            self._streams_known = report.dump.complete
         now = time.monotonic()
         if self._tracker.update(block.sample(), now) and self._monitor is not None:
             self._monitor.stale.progress(now)
+
+    def _on_stats_line(self, line: str) -> None:
+        packet = parse_stream_stats_line(line)
+        if packet is not None:
+            self._tracker.add_packet(packet, time.monotonic())
 
     async def shutdown(self) -> None:
         """Cancel timers and stop the run without touching the order (server shutdown)."""

@@ -10,6 +10,10 @@ audio-only outputs and below ``-loglevel info`` (§4.6, §9.4), so we add ``-pro
 where N is the descriptor number of the pipe's write end in the child (``pass_fds`` keeps the
 number). Injected flags go in front of the config's arguments and never show up in
 :attr:`FFmpegRun.command`.
+
+Two more pipes are optional: ffmpeg's report (``FFREPORT=file=/dev/fd/N``), which carries the
+stream dump whatever the log level, and a per-stream statistics file whose path the caller
+puts into the arguments (``argv_for_stats``). Both are read like stderr, line by line.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ import logging
 import os
 import shutil
 import signal as signals
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
+from ffmpeg_operator.core.argv import report_env
 from ffmpeg_operator.supervision.lines import LineSplitter
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,8 @@ log = logging.getLogger(__name__)
 ExitState = Literal["finished", "failed", "killed"]
 LineCallback = Callable[[str], None]
 InjectedFlagsFactory = Callable[[str], Sequence[str]]
+#: Builds ffmpeg's arguments around the path of the per-stream statistics pipe.
+StatsArgvFactory = Callable[[str], Sequence[str]]
 
 #: Core's stop grace period before SIGKILL (§4.3).
 DEFAULT_GRACE_S = 5.0
@@ -148,12 +156,101 @@ def _go_error_text(error: OSError) -> str:
     return message[:1].lower() + message[1:]
 
 
+class _Child(Protocol):
+    """What a run needs of its process (``asyncio.subprocess.Process`` fits)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def send_signal(self, signum: int) -> None: ...
+
+    async def wait(self) -> int: ...
+
+
+class _PidfdChild:
+    """A child spawned by :class:`subprocess.Popen` whose exit the loop learns from a pidfd.
+
+    Popen spawns with ``vfork`` (about 1 ms). The event loop's own spawn could not: uvloop's
+    forks the whole server (about 14 ms with 60 MiB resident, which every start and restart
+    request waited for), and any ``preexec_fn`` forces a fork as well. Reaping goes through
+    the Popen object only (``poll``), so nothing else collects the exit status.
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self._popen = popen
+        loop = asyncio.get_running_loop()
+        self._exited: asyncio.Future[int] = loop.create_future()
+        self._pidfd = os.pidfd_open(popen.pid)
+        loop.add_reader(self._pidfd, self._on_exit)
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    def send_signal(self, signum: int) -> None:
+        self._popen.send_signal(signum)  # does nothing once the child was reaped
+
+    def _on_exit(self) -> None:
+        returncode = self._popen.poll()
+        if returncode is None:
+            return
+        asyncio.get_running_loop().remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        if not self._exited.done():
+            self._exited.set_result(returncode)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+
+def _pdeathsig_wrapper() -> list[str]:
+    """``setpriv --pdeathsig TERM --`` in front of ffmpeg, where util-linux has it."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
+        return []
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
+
+
+_WRAPPER = _pdeathsig_wrapper()
+
+
+async def _spawn(
+    executable: str,
+    argv: list[str],
+    *,
+    stderr: int,
+    pass_fds: tuple[int, ...],
+    env: dict[str, str],
+) -> _Child:
+    """Start ``executable argv`` in a session of its own, ended by Linux when we die.
+
+    ffmpeg runs in a session of its own (a Ctrl-C on our terminal must not hit it behind our
+    back; stopping children is the supervisor's decision), so nothing else ends it with us,
+    and a restarted server would run every process twice. ``setpriv`` sets the parent-death
+    signal and execs ffmpeg in place (same PID). It is used only for an executable file, so a
+    missing or unusable binary still fails here with the exec error Core reports.
+    """
+    common: dict[str, Any] = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.DEVNULL,
+        "stderr": stderr,
+        "pass_fds": pass_fds,
+        "env": env,
+        "start_new_session": True,
+    }
+    if _WRAPPER and os.path.isfile(executable) and os.access(executable, os.X_OK):
+        return _PidfdChild(subprocess.Popen([*_WRAPPER, executable, *argv], **common))
+    return await asyncio.create_subprocess_exec(
+        executable, *argv, preexec_fn=_die_with_parent(os.getpid()), **common
+    )
+
+
 class FFmpegRun:
     """A running (or ended) ffmpeg child. Create it with :meth:`start`."""
 
     def __init__(
         self,
-        process: asyncio.subprocess.Process,
+        process: _Child,
         command: list[str],
         readers: list[asyncio.Task[None]],
         started_at: float,
@@ -176,36 +273,50 @@ class FFmpegRun:
         on_progress_line: LineCallback | None = None,
         *,
         env: Mapping[str, str] | None = None,
+        on_report_line: LineCallback | None = None,
+        on_stats_line: LineCallback | None = None,
+        argv_for_stats: StatsArgvFactory | None = None,
     ) -> FFmpegRun:
         """Spawn ``binary`` with the injected flags then ``argv`` (the config's command line).
 
         ``injected_flags_factory`` receives the progress URL (``pipe:N``); ``env`` replaces
-        :func:`child_environment`. Raises :class:`FFmpegSpawnError` when the spawn fails.
+        :func:`child_environment`. With ``on_report_line``, ffmpeg's report goes to a pipe
+        read into that callback. With ``on_stats_line`` and ``argv_for_stats``, the arguments
+        run are ``argv_for_stats(<path of a pipe>)`` (``argv`` stays the :attr:`command`), and
+        the pipe's lines go to ``on_stats_line``. Raises :class:`FFmpegSpawnError` when the
+        spawn fails.
         """
         executable = _resolve_binary(binary)
-        # Both pipes are ours, not asyncio's: asyncio's Process.wait() would also wait for its
+        # The pipes are ours, not asyncio's: asyncio's Process.wait() would also wait for its
         # pipes to close, which a grandchild holding stderr could delay forever.
         stderr_read, stderr_write = os.pipe()
         progress_read, progress_write = os.pipe()
+        pipes: list[tuple[int, int, LineCallback | None]] = [
+            (stderr_read, stderr_write, on_stderr_line)
+        ]
+        pipes.append((progress_read, progress_write, on_progress_line))
+        child_env = child_environment() if env is None else dict(env)
+        run_argv = list(argv)
+        if on_report_line is not None:
+            report_read, report_write = os.pipe()
+            pipes.append((report_read, report_write, on_report_line))
+            child_env.update(report_env(f"/dev/fd/{report_write}"))
+        if on_stats_line is not None and argv_for_stats is not None:
+            stats_read, stats_write = os.pipe()
+            pipes.append((stats_read, stats_write, on_stats_line))
+            run_argv = list(argv_for_stats(f"/dev/fd/{stats_write}"))
         try:
             flags = list(injected_flags_factory(f"pipe:{progress_write}"))
-            process = await asyncio.create_subprocess_exec(
+            process = await _spawn(
                 executable,
-                *flags,
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.DEVNULL,
+                [*flags, *run_argv],
                 stderr=stderr_write,
-                pass_fds=(progress_write,),
-                env=child_environment() if env is None else dict(env),
-                # Own session: a Ctrl-C on our terminal must not hit ffmpeg behind our back;
-                # stopping children is the supervisor's decision.
-                start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
+                pass_fds=tuple(write for _read, write, _callback in pipes[1:]),
+                env=child_env,
             )
         except BaseException as error:
-            os.close(stderr_read)
-            os.close(progress_read)
+            for read, _write, _callback in pipes:
+                os.close(read)
             if isinstance(error, OSError):
                 raise FFmpegSpawnError(
                     f"fork/exec {executable}: {_go_error_text(error)}"
@@ -216,12 +327,11 @@ class FFmpegRun:
             raise
         finally:
             # The child holds its own copies; ours must go so the readers see EOF at exit.
-            os.close(stderr_write)
-            os.close(progress_write)
+            for _read, write, _callback in pipes:
+                os.close(write)
         started_at = time.time()
         readers = [
-            asyncio.create_task(_pump_fd(stderr_read, on_stderr_line)),
-            asyncio.create_task(_pump_fd(progress_read, on_progress_line)),
+            asyncio.create_task(_pump_fd(read, callback)) for read, _write, callback in pipes
         ]
         return cls(process, list(argv), readers, started_at)
 
@@ -291,21 +401,36 @@ def _deliver(lines: list[str], callback: LineCallback | None) -> None:
             log.exception("line callback failed")
 
 
-async def _pump(stream: asyncio.StreamReader, callback: LineCallback | None) -> None:
-    splitter = LineSplitter()
-    while chunk := await stream.read(_READ_SIZE):
-        _deliver(splitter.feed(chunk), callback)
-    _deliver(splitter.flush(), callback)
-
-
 async def _pump_fd(fd: int, callback: LineCallback | None) -> None:
+    """Deliver the lines of pipe ``fd`` until EOF; closes ``fd``.
+
+    A reader callback on the event loop reads the pipe directly: no transport, stream reader
+    and task wake-up per chunk (two pipes per running ffmpeg, a few chunks a second each).
+    """
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    pipe = os.fdopen(fd, "rb", buffering=0)
-    transport, _protocol = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), pipe
-    )
+    os.set_blocking(fd, False)
+    splitter = LineSplitter()
+    ended: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, _READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            if not ended.done():
+                ended.set_exception(error)
+            return
+        if not chunk:
+            if not ended.done():
+                ended.set_result(None)
+            return
+        _deliver(splitter.feed(chunk), callback)
+
+    loop.add_reader(fd, readable)
     try:
-        await _pump(reader, callback)
+        await ended
     finally:
-        transport.close()
+        loop.remove_reader(fd)
+        os.close(fd)
+    _deliver(splitter.flush(), callback)

@@ -12,6 +12,7 @@ are not enumerated — Core reads them from OS-specific places; here they stay `
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -84,3 +85,15 @@ def probe_skills(binary: str) -> Skills:
         formats=parse_formats(texts["formats"]),
         protocols=parse_protocols(texts["protocols"]),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def binary_version(binary: str) -> str:
+    """The release ``binary`` says it is (``"5.1.9"``), ``""`` when it names none or fails.
+
+    Cached: a run's instrumentation depends on it and the binary does not change under us.
+    """
+    try:
+        return parse_version(_run_topic(binary, "version")).version
+    except (OSError, SkillsProbeError, subprocess.SubprocessError):
+        return ""

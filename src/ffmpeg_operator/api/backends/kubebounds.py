@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ffmpeg_operator.core.errors import ConfigError
 from ffmpeg_operator.core.models import ProcessConfig
-from ffmpeg_operator.kube.crd import MAX_IO_ID_LENGTH, MAX_IOS
+from ffmpeg_operator.kube.crd import MAX_IO_ADDRESS_LENGTH, MAX_IO_ID_LENGTH, MAX_IOS
 
 #: Kubernetes integers are int64; datarhei's uints go up to 2**64-1.
 INT64_MAX = 2**63 - 1
@@ -20,6 +20,11 @@ def check_kubernetes_bounds(config: ProcessConfig) -> None:
                 raise ConfigError(
                     f"the ID of an input or output may have at most {MAX_IO_ID_LENGTH} "
                     "characters on Kubernetes"
+                )
+            if len(io.address) > MAX_IO_ADDRESS_LENGTH:
+                raise ConfigError(
+                    f"the address of an input or output may have at most "
+                    f"{MAX_IO_ADDRESS_LENGTH} characters on Kubernetes"
                 )
             for rule in io.cleanup:
                 _check_int64("max_files", rule.max_files)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.errors import ApiError
+from ffmpeg_operator.api.memfs_progress import StateOverlay, overlay_process
 from ffmpeg_operator.api.paths import path_param
 from ffmpeg_operator.api.wire import cached_json, json_response, read_json_body
 from ffmpeg_operator.core import gojson
@@ -40,8 +41,14 @@ def _query(request: Request, name: str) -> str:
     return query_value(values[0] if values else "")
 
 
-def process_router(backend: ProcessBackend) -> APIRouter:
+def _same_state(state: Any) -> Any:
+    return state
+
+
+def process_router(backend: ProcessBackend, overlay: StateOverlay | None = None) -> APIRouter:
+    """The routes over ``backend``; ``overlay`` completes every state read (memfs figures)."""
     router = APIRouter()
+    complete: StateOverlay = overlay or _same_state
 
     @router.get("/api/v3/process")
     async def list_processes(request: Request) -> Response:
@@ -55,7 +62,9 @@ def process_router(backend: ProcessBackend) -> APIRouter:
         ids = select_processes(await backend.list_references(), query)
         aspects = parse_filter(query.filter)
         processes = await backend.get_processes(ids, aspects)
-        return json_response([_process_item(p, aspects) for p in processes])
+        if overlay is not None and "state" in aspects:
+            processes = [overlay_process(p, overlay) for p in processes]
+        return json_response([process_item(p, aspects) for p in processes])
 
     @router.post("/api/v3/process")
     async def create_process(request: Request) -> Response:
@@ -80,7 +89,8 @@ def process_router(backend: ProcessBackend) -> APIRouter:
         found = await backend.get_processes([path_param(pid)], aspects)
         if not found:
             raise _unknown_process()
-        return json_response(_process_item(found[0], aspects))
+        process = found[0] if overlay is None else overlay_process(found[0], overlay)
+        return json_response(process_item(process, aspects))
 
     @router.put("/api/v3/process/{pid}")
     async def update_process(pid: str, request: Request) -> Response:
@@ -139,7 +149,7 @@ def process_router(backend: ProcessBackend) -> APIRouter:
     @router.get("/api/v3/process/{pid}/state")
     async def get_state(pid: str) -> Response:
         try:
-            return json_response(await backend.get_state(path_param(pid)))
+            return json_response(complete(await backend.get_state(path_param(pid))))
         except UnknownProcessError as error:
             raise _unknown_process() from error
 
@@ -214,7 +224,7 @@ async def _metadata_body(request: Request, key: str) -> Any:
         raise ApiError(400, "Invalid JSON", str(error)) from error
 
 
-def _process_item(process: Process, aspects: frozenset[str]) -> Any:
+def process_item(process: Process, aspects: frozenset[str]) -> Any:
     # A backend hands out the same Process object while nothing in it changed (and only for
     # one set of aspects), so its JSON is made once.
     return cached_json(process, lambda: _process_json(process, aspects))

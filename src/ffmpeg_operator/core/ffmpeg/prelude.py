@@ -180,3 +180,36 @@ def progress_ios(streams: Iterable[StreamInfo], ids: Sequence[str]) -> list[Prog
         )
         for info in streams
     ]
+
+
+class DumpCollector:
+    """The stream dump read from ffmpeg's report, which holds it at every ``-loglevel``.
+
+    Lines are kept until the dump is complete (Core's rule) or ``max_lines`` were seen: the
+    dump comes first in a report, and later lines are the run's log. :meth:`dump` parses what
+    was kept (cached until a line is added).
+    """
+
+    def __init__(self, max_lines: int = 400) -> None:
+        self._lines: list[str] = []
+        self._max_lines = max_lines
+        self._parsed: PreludeDump | None = None
+        self._complete = False
+
+    @property
+    def complete(self) -> bool:
+        return self._complete
+
+    def add(self, line: str) -> None:
+        if self._complete or len(self._lines) >= self._max_lines:
+            return
+        self._lines.append(line)
+        self._parsed = None
+        if line.lstrip().startswith("Stream #"):
+            dump = self.dump()
+            self._complete = dump.complete and dump.mapping_count > 0
+
+    def dump(self) -> PreludeDump:
+        if self._parsed is None:
+            self._parsed = parse_prelude(self._lines)
+        return self._parsed

@@ -1,0 +1,205 @@
+"""The HTTP harness (``bench/harness.py``) against this server and, beside it, a reference.
+
+The reference is any server speaking the v3 process API: one already running (``--reference-url``
+and ``--reference-pid``), one started from a command line (``--reference-cmd``, ``{port}`` and
+``{dir}`` are filled in; use ``env VAR=... binary`` so the PID is the server's), or datarhei
+Core from its binary (``--core PATH``, configured through its ``CORE_*`` environment variables:
+no auth, a temporary data directory, Debian's ffmpeg, no RTMP/SRT listeners, no update check).
+
+Both servers go through the same phases in turn, so they see the same machine load.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from bench import harness
+from bench.harness import Plan, Samples, Target
+from bench.report import save
+from bench.server import free_port, served
+from ffmpeg_operator.supervision.binary import find_ffmpeg
+
+FULL = Plan(mutations=20, reads=300, starts=5, supervised=20, cpu_window_s=20.0)
+QUICK = Plan(mutations=10, reads=100, starts=3, supervised=20, cpu_window_s=5.0)
+
+
+@dataclass(frozen=True)
+class Reference:
+    url: str = ""
+    pid: int = 0
+    cmd: str = ""
+    core: str = ""
+
+
+def core_command(binary: str, ffmpeg: str) -> str:
+    settings = {
+        "CORE_CONFIGFILE": "{dir}/config.json",
+        "CORE_DB_DIR": "{dir}/db",
+        "CORE_STORAGE_DISK_DIR": "{dir}/disk",
+        "CORE_ADDRESS": "127.0.0.1:{port}",
+        "CORE_API_AUTH_ENABLE": "false",
+        "CORE_FFMPEG_BINARY": ffmpeg,
+        "CORE_RTMP_ENABLE": "false",
+        "CORE_SRT_ENABLE": "false",
+        "CORE_UPDATE_CHECK": "false",
+        "CORE_HOST_AUTO": "false",
+        "CORE_TLS_ENABLE": "false",
+    }
+    # Core refuses to start without its mime.types; the source tree has one beside the binary.
+    mime_types = Path(binary).resolve().parent / "mime.types"
+    if mime_types.exists():
+        settings["CORE_STORAGE_MIMETYPES_FILE"] = str(mime_types)
+    return shlex.join(["env", *(f"{k}={v}" for k, v in settings.items()), binary])
+
+
+@contextmanager
+def started(cmd: str, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
+    """Start ``cmd`` on a free port in a temporary directory; yield its URL and PID."""
+    root = Path(tempfile.mkdtemp(prefix="bench-reference-"))
+    port = free_port()
+    argv = [part.format(port=port, dir=root) for part in shlex.split(cmd)]
+    log = (root / "server.log").open("wb")
+    child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"reference did not come up:\n{(root / 'server.log').read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(f"{url}/ping", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        yield url, child.pid
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def measure(
+    targets: list[Target], plan: Plan, progress: Callable[[str], None] = print
+) -> dict[str, Samples]:
+    results: dict[str, Samples] = {t.name: {} for t in targets}
+
+    def phase(label: str, run: Callable[[Target], Samples]) -> None:
+        for target in targets:
+            progress(f"{label}: {target.name} ...")
+            results[target.name].update(run(target))
+
+    for target in targets:
+        target.client.ok("GET", "/api/v3/process")
+    time.sleep(1.0)
+    phase("RSS idle", lambda t: {"RSS idle": [t.rss_mib()]})
+    phase("server CPU", lambda t: harness.supervision_cpu(t, plan))
+    phase("POST -> frames", lambda t: harness.start_to_frames(t, plan))
+    for count in plan.registered:
+        phase(f"fill {count}", lambda t, c=count: harness.fill(t, c))
+        phase(f"mutations, {count} registered", lambda t, c=count: harness.mutations(t, plan, c))
+        if count == 200:
+            phase("lists", lambda t: harness.lists(t, plan, 200))
+            phase("RSS 200", lambda t: {"RSS, 200 registered": [t.rss_mib()]})
+    return results
+
+
+def _value(name: str, samples: list[float]) -> tuple[float, str]:
+    if name.startswith("RSS"):
+        return samples[0], "MiB"
+    if "CPU" in name:
+        return samples[0], "% core"
+    return harness.median_ms(samples), "ms"
+
+
+def render(results: dict[str, Samples]) -> str:
+    names = list(results)
+    rows = [("figure", *names, "ratio" if len(names) == 2 else "", "goal", "")]
+    first = results[names[0]]
+    for figure in first:
+        cells = []
+        values = []
+        for name in names:
+            value, unit = _value(figure, results[name][figure])
+            values.append(value)
+            cells.append(f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}")
+        goal = 1.5 if figure.startswith("RSS") else 1.0
+        ratio, verdict = "", ""
+        if len(values) == 2 and values[1] > 0:
+            r = values[0] / values[1]
+            ratio, verdict = f"{r:.2f}x", "ok" if r <= goal else "behind"
+        rows.append((figure, *cells, ratio, f"<= {goal}x", verdict))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(reference: Reference | None, plan: Plan) -> dict[str, Samples]:
+    with ExitStack() as stack:
+        ours = stack.enter_context(served())
+        targets = [Target("ours", ours.base_url, ours.process.pid)]
+        if reference is not None:
+            url, pid = reference.url, reference.pid
+            cmd = reference.cmd or (
+                core_command(reference.core, find_ffmpeg()) if reference.core else ""
+            )
+            if cmd:
+                url, pid = stack.enter_context(started(cmd))
+            targets.append(Target("core" if reference.core else "reference", url, pid))
+        try:
+            return measure(targets, plan)
+        finally:
+            for target in targets:
+                target.close()
+
+
+def main(reference: Reference | None, quick: bool) -> int:
+    plan = QUICK if quick else FULL
+    results = run(reference, plan)
+    print()
+    print(render(results))
+    summary = {
+        name: {
+            figure: {
+                "value": _value(figure, s)[0],
+                "unit": _value(figure, s)[1],
+                "samples": len(s),
+                "p90_ms": harness.quantile(s, 0.9) * 1000,
+                "mean": statistics.fmean(s),
+            }
+            for figure, s in samples.items()
+        }
+        for name, samples in results.items()
+    }
+    path = save(
+        "sidebyside",
+        [],
+        {
+            "plan": asdict(plan),
+            "results": summary,
+            "reference": asdict(reference) if reference else None,
+        },
+    )
+    print(f"\nsaved {path}")
+    return 0
