@@ -915,3 +915,13 @@ def test_each_monitor_needs_its_own_kind_served() -> None:
     only_service_monitors = render(VALUE_SETS["monitoring"], api_versions=PROMETHEUS_OPERATOR[:1])
     assert objects(only_service_monitors, "ServiceMonitor")
     assert objects(only_service_monitors, "PodMonitor") == []
+
+
+def test_notes_tell_where_the_secret_is_and_what_uninstall_does() -> None:
+    default = notes({})
+    assert f'"{FULLNAME}-auth" was generated once by a hook Job' in default
+    assert "helm uninstall first deletes every FFmpegProcess" in default
+    assert "{diskfs} is an emptyDir per run Pod" in default
+    manual = notes({"uninstall": {"drain": False}, "auth": {"existingSecret": "vault"}})
+    assert 'your Secret "vault"' in manual
+    assert "delete every FFmpegProcess BEFORE helm uninstall" in manual
