@@ -304,6 +304,86 @@ def operator_command(  # noqa: PLR0917 - one parameter per CLI flag
         raise typer.BadParameter(str(error)) from None
 
 
+@app.command("ensure-secret")
+def ensure_secret_command(
+    name: Annotated[str, typer.Option(help="The Secret to create or complete.")],
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", envvar="FFMPEG_OPERATOR_NAMESPACE")
+    ],
+    key: Annotated[
+        list[str],
+        typer.Option(
+            help="KEY (a random value when missing) or KEY=ENVVAR (the value of that variable "
+            "when set and not empty, else random). Repeatable."
+        ),
+    ],
+    label: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE label of a created Secret.")
+    ] = None,
+) -> None:
+    """Create the Secret once, with random values for missing keys (the chart's hook Job)."""
+    import asyncio
+    import os
+
+    from ffmpeg_operator.operator.context import login
+    from ffmpeg_operator.operator.kubeclient import KubeClient
+    from ffmpeg_operator.operator.maintenance import ensure_secret
+
+    values: dict[str, str | None] = {}
+    for item in key:
+        secret_key, _, variable = item.partition("=")
+        values[secret_key] = (os.environ.get(variable) or None) if variable else None
+    labels = dict(item.partition("=")[::2] for item in label or ())
+
+    async def run() -> list[str]:
+        client = KubeClient(login)
+        try:
+            return await ensure_secret(client, namespace, name, values, labels)
+        finally:
+            await client.close()
+
+    added = asyncio.run(run())
+    typer.echo(
+        f"secret {namespace}/{name}: " + (f"added {', '.join(added)}" if added else "complete")
+    )
+
+
+@app.command()
+def drain(
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option("--namespace", "-n", help="Namespace to drain (repeatable)."),
+    ] = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the operator before removing finalizers.")
+    ] = 60.0,
+) -> None:
+    """Delete every FFmpegProcess and wait until the operator let it go (the chart's
+    pre-delete hook): an uninstall then strands no finalizer."""
+    import asyncio
+
+    from ffmpeg_operator.operator.context import login
+    from ffmpeg_operator.operator.kubeclient import KubeClient
+    from ffmpeg_operator.operator.maintenance import drain as drain_processes
+
+    if all_namespaces == bool(namespace):
+        raise typer.BadParameter("choose --namespace or --all-namespaces")
+    scope: list[str | None] = [None] if all_namespaces else list(namespace or ())
+
+    async def run() -> int:
+        client = KubeClient(login)
+        try:
+            return await drain_processes(client, scope, timeout)
+        finally:
+            await client.close()
+
+    forced = asyncio.run(run())
+    typer.echo(f"drained; finalizers removed by force: {forced}")
+
+
 @app.command()
 def migrate(
     db_json: Annotated[Path, typer.Argument(help="A datarhei Core db.json (version 4).")],
