@@ -141,6 +141,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
 ) -> None:
     """Serve the datarhei v3 process API over local ffmpeg processes or FFmpegProcess objects."""
     import ipaddress
+    import logging
 
     import uvicorn
 
@@ -174,6 +175,9 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
             ) from None
     if ui_dir is not None and not ui_dir.is_dir():
         raise typer.BadParameter(f"{ui_dir} is not a directory", param_hint="--ui-dir")
+    # The server's own records (e.g. what it waits for) to stderr, the Pod log: the log
+    # buffer of GET /api/v3/log is a handler too, which would silence Python's last resort.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     if backend is Backend.kubernetes:
         app_ = build_kubernetes_app(options)
     else:
