@@ -34,6 +34,22 @@ def _split(values: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in values.split(",") if part.strip())
 
 
+def _log_to_stderr() -> None:
+    """The server's own records (INFO and up) on stderr, the container's log.
+
+    Without this, Python prints a warning only while no handler is on the logger's way up, and
+    the buffer of ``GET /api/v3/log`` is one: every warning and error would reach that buffer
+    alone.
+    """
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("ffmpeg_operator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 @app.callback()
 def _root() -> None:
     """FFmpeg processes behind the datarhei Core v3 process API, locally or on Kubernetes."""
@@ -141,7 +157,6 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
 ) -> None:
     """Serve the datarhei v3 process API over local ffmpeg processes or FFmpegProcess objects."""
     import ipaddress
-    import logging
 
     import uvicorn
 
@@ -175,9 +190,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
             ) from None
     if ui_dir is not None and not ui_dir.is_dir():
         raise typer.BadParameter(f"{ui_dir} is not a directory", param_hint="--ui-dir")
-    # The server's own records (e.g. what it waits for) to stderr, the Pod log: the log
-    # buffer of GET /api/v3/log is a handler too, which would silence Python's last resort.
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    _log_to_stderr()
     if backend is Backend.kubernetes:
         app_ = build_kubernetes_app(options)
     else:
