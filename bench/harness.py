@@ -216,33 +216,50 @@ def fill(target: Target, count: int) -> Samples:
     return {}
 
 
-def mutations(target: Target, plan: Plan, registered: int) -> Samples:
-    """Each mutation kind ``plan.mutations`` times beside ``registered`` stopped processes."""
-    client = target.client
-    names = [f"bench-m-{index:03d}" for index in range(plan.mutations)]
-    samples: Samples = {}
+#: Per server: figure -> samples.
+Results = dict[str, Samples]
 
-    def each(kind: str, run: Callable[[int, str], float], pause: float = 0.0) -> None:
-        samples[f"{kind}, {registered} registered"] = out = []
+
+def _turns(targets: list[Target], index: int) -> list[Target]:
+    # Request by request in turn, the first server alternating: both see the same load.
+    return targets if index % 2 == 0 else targets[::-1]
+
+
+def mutations(targets: list[Target], plan: Plan, registered: int) -> Results:
+    """Each mutation kind ``plan.mutations`` times beside ``registered`` stopped processes,
+    on every server in turn (so a load spike of the machine hits both)."""
+    names = [f"bench-m-{index:03d}" for index in range(plan.mutations)]
+    results: Results = {target.name: {} for target in targets}
+
+    def each(kind: str, run: Callable[[Target, int, str], float], pause: float = 0.0) -> None:
+        figure = f"{kind}, {registered} registered"
+        for target in targets:
+            results[target.name][figure] = []
         for index, name in enumerate(names):
-            out.append(run(index, name))
+            for target in _turns(targets, index):
+                results[target.name][figure].append(run(target, index, name))
             if pause:
                 time.sleep(pause)
 
     each(
         "POST stopped",
-        lambda _, name: client.timed(
+        lambda t, _, name: t.client.timed(
             "POST", "/api/v3/process", process_config(name, autostart=False)
         ),
     )
-    for _ in range(20):  # warm-up of the read path
-        client.ok("GET", process_path(names[0]))
-    reads = samples[f"GET one, {registered} registered"] = []
-    for index in range(plan.reads):
-        reads.append(client.timed("GET", process_path(names[index % len(names)])))
+    for target in targets:
+        for _ in range(20):  # warm-up of the read path
+            target.client.ok("GET", process_path(names[0]))
+    reads = plan.reads // len(names) or 1
+    each(
+        "GET one",
+        lambda t, _, name: statistics.median(
+            t.client.timed("GET", process_path(name)) for _ in range(reads)
+        ),
+    )
     each(
         "PUT",
-        lambda index, name: client.timed(
+        lambda t, index, name: t.client.timed(
             "PUT",
             process_path(name),
             process_config(name, autostart=False, reference=f"ref-{index}"),
@@ -251,41 +268,52 @@ def mutations(target: Target, plan: Plan, registered: int) -> Samples:
     # A start spawns an ffmpeg; the pauses let each settle so requests do not queue behind it.
     each(
         "command start",
-        lambda _, name: client.timed("PUT", process_path(name, "/command"), {"command": "start"}),
+        lambda t, _, name: t.client.timed(
+            "PUT", process_path(name, "/command"), {"command": "start"}
+        ),
         pause=0.05,
     )
     each(
         "command stop",
-        lambda _, name: client.timed("PUT", process_path(name, "/command"), {"command": "stop"}),
+        lambda t, _, name: t.client.timed(
+            "PUT", process_path(name, "/command"), {"command": "stop"}
+        ),
         pause=0.05,
     )
-    each("DELETE", lambda _, name: client.timed("DELETE", process_path(name)))
+    each("DELETE", lambda t, _, name: t.client.timed("DELETE", process_path(name)))
     each(
         "POST autostart",
-        lambda _, name: client.timed(
+        lambda t, _, name: t.client.timed(
             "POST", "/api/v3/process", process_config(name, autostart=True)
         ),
         pause=0.05,
     )
-    for name in names:
-        client.ok("DELETE", process_path(name))
-    return samples
+    for target in targets:
+        for name in names:
+            target.client.ok("DELETE", process_path(name))
+    return results
 
 
-def lists(target: Target, plan: Plan, registered: int) -> Samples:
-    samples: Samples = {}
+def lists(targets: list[Target], plan: Plan, registered: int) -> Results:
+    """The list variants, in rounds of 10 requests per server in turn."""
+    results: Results = {target.name: {} for target in targets}
     for label, query in (
         ("full", ""),
         ("?filter=config", "?filter=config"),
         ("?filter=state", "?filter=state"),
     ):
         path = "/api/v3/process" + query
-        for _ in range(20):
-            target.client.ok("GET", path, gzip_ok=True)
-        samples[f"GET list {label}, {registered} registered"] = [
-            target.client.timed("GET", path, gzip_ok=True) for _ in range(plan.reads)
-        ]
-    return samples
+        figure = f"GET list {label}, {registered} registered"
+        for target in targets:
+            for _ in range(20):
+                target.client.ok("GET", path, gzip_ok=True)
+            results[target.name][figure] = []
+        for index in range(max(1, plan.reads // 10)):
+            for target in _turns(targets, index):
+                results[target.name][figure] += [
+                    target.client.timed("GET", path, gzip_ok=True) for _ in range(10)
+                ]
+    return results
 
 
 def start_to_frames(target: Target, plan: Plan) -> Samples:

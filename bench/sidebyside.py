@@ -32,6 +32,9 @@ from bench.report import save
 from bench.server import free_port, served
 from ffmpeg_operator.supervision.binary import find_ffmpeg
 
+#: Pause before each server's turn in a phase.
+SETTLE_S = 2.0
+
 FULL = Plan(mutations=20, reads=300, starts=5, supervised=20, cpu_window_s=20.0)
 QUICK = Plan(mutations=10, reads=100, starts=3, supervised=20, cpu_window_s=5.0)
 
@@ -106,8 +109,14 @@ def measure(
 
     def phase(label: str, run: Callable[[Target], Samples]) -> None:
         for target in targets:
+            # The other server may still be ending the ffmpeg children of its last phase.
+            time.sleep(SETTLE_S)
             progress(f"{label}: {target.name} ...")
             results[target.name].update(run(target))
+
+    def together(measured: harness.Results) -> None:
+        for name, samples in measured.items():
+            results[name].update(samples)
 
     for target in targets:
         target.client.ok("GET", "/api/v3/process")
@@ -117,9 +126,11 @@ def measure(
     phase("POST -> frames", lambda t: harness.start_to_frames(t, plan))
     for count in plan.registered:
         phase(f"fill {count}", lambda t, c=count: harness.fill(t, c))
-        phase(f"mutations, {count} registered", lambda t, c=count: harness.mutations(t, plan, c))
+        progress(f"mutations, {count} registered: all in turn ...")
+        together(harness.mutations(targets, plan, count))
         if count == 200:
-            phase("lists", lambda t: harness.lists(t, plan, 200))
+            progress("lists: all in turn ...")
+            together(harness.lists(targets, plan, 200))
             phase("RSS 200", lambda t: {"RSS, 200 registered": [t.rss_mib()]})
     return results
 

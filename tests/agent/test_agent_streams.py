@@ -37,6 +37,18 @@ def test_report_and_vstats_lines_give_the_state_its_stream_entries() -> None:
     assert (output.codec, output.frame, output.size_kb) == ("h264", 10, 20)
 
 
+def test_mux_stats_lines_count_audio_streams_too() -> None:
+    agent = RunAgent(AgentOptions(progress_port=0))
+    for line in [*REPORT[:-1], "  Stream #0:0: Audio: aac (LC), 48000 Hz, mono, fltp"]:
+        agent.on_report_line(line)
+    for n in range(4):
+        agent.on_stats_line(f"0 0 {n} 256 K")
+    agent.on_block(build_block({"total_size": "4096", "out_time_us": "400000"}))
+
+    [output] = agent.state().progress.outputs
+    assert (output.type, output.codec, output.packet, output.keyframe) == ("audio", "aac", 4, 4)
+
+
 def test_a_fifo_is_made_and_its_lines_delivered_across_writers(tmp_path: Path) -> None:
     path = tmp_path / "report.fifo"
     path.write_text("a stale regular file")  # replaced by the FIFO

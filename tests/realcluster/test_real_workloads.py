@@ -109,9 +109,12 @@ def test_run_pod_is_admitted_and_runs_where_restricted_is_enforced(
 
 def test_a_privileged_pod_is_refused_in_that_namespace(kube: Kube, release: None) -> None:
     # The other half of the proof: the namespace really enforces restricted.
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": "rc-root", "namespace": NAMESPACE},
-           "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10.1"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "rc-root", "namespace": NAMESPACE},
+        "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10.1"}]},
+    }
     result = kube.run("create", "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(pod),
                       check=False)  # fmt: skip
     assert result.returncode != 0

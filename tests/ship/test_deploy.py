@@ -82,7 +82,11 @@ def chart() -> Objects:
     a shared claim (the chart's default is an emptyDir per run)."""
     from helm_python import Chart
 
-    values = {"diskfs": {"type": "claim"}}
+    values = {
+        "diskfs": {"type": "claim"},
+        # Given passwords: the chart renders the Secret (else a hook Job makes it).
+        "auth": {"password": "p", "memfsPassword": "m"},
+    }
     rendered = Chart.load(CHART).render(values, name="ffmpeg-operator", namespace="media")
     return [
         doc

@@ -81,11 +81,13 @@ class FastReads:
         body = dumps(process_item(process, aspects))
         vary: list[bytes] = []
         extra: list[tuple[bytes, bytes]] = []
-        # The rule of ApiGZipMiddleware (Starlette's GZipMiddleware at GZIP_LEVEL).
-        if len(body) >= GZIP_MINIMUM_SIZE and "gzip" in headers.get("accept-encoding", ""):
-            body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+        # The rule of ApiGZipMiddleware (Starlette's GZipMiddleware at GZIP_LEVEL): a body of
+        # the minimum size varies by Accept-Encoding also where the client takes it plain.
+        if len(body) >= GZIP_MINIMUM_SIZE:
             vary.append(b"Accept-Encoding")
-            extra = [(b"content-encoding", b"gzip")]
+            if "gzip" in headers.get("accept-encoding", ""):
+                body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+                extra = [(b"content-encoding", b"gzip")]
         if self.cors:
             vary.append(b"Origin")
         if vary:
