@@ -112,10 +112,8 @@ def test_large_get_process_is_gzipped_for_clients_that_accept_it(api: httpx.Clie
     plain = api.get(process_url(config["id"]), headers={"accept-encoding": "identity"})
     zipped = api.get(process_url(config["id"]), headers={"accept-encoding": "gzip"})
     assert "content-encoding" not in plain.headers
-    assert (zipped.headers["content-encoding"], zipped.headers["vary"]) == (
-        "gzip",
-        "Accept-Encoding",
-    )
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["vary"]
     assert int(zipped.headers["content-length"]) < len(plain.content)
     assert zipped.json() == plain.json()
     assert zipped.json()["metadata"] == {"big": "x" * 3000}
