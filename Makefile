@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 DATA_DIR ?= ./data
 
-.PHONY: run test lint typecheck contracts unit bench clean e2e-kind chromium
+.PHONY: run test lint typecheck contracts unit bench clean e2e-kind chromium debian-ffmpeg
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# UI_DIR: a Restreamer UI build to serve at /ui (see the README, "Using the Restreamer UI").
+UI_DIR ?=
 run: $(STAMP)
-	$(BIN)/ffmpeg-operator serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR)
+	$(BIN)/ffmpeg-operator serve --host $(HOST) --port $(PORT) --data-dir $(DATA_DIR) \
+		$(if $(UI_DIR),--ui-dir $(UI_DIR))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,10 +40,18 @@ chromium:
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
 		|| echo "chromium could not be installed: tests/ui will skip (fail when CI=true)"
 
-unit: $(STAMP) chromium
+# Debian's ffmpeg 5.1: the oldest release the live-figures tests run on (the bundled build is
+# the newest); tests/api/test_live_figures.py skips without it (fails when CI=true).
+DEBIAN_FFMPEG ?= /usr/bin/ffmpeg
+debian-ffmpeg:
+	@test -x $(DEBIAN_FFMPEG) || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg; } \
+		|| echo "Debian's ffmpeg could not be installed: its live-figures tests will skip (fail when CI=true)"
+
+unit: $(STAMP) chromium debian-ffmpeg
 	$(BIN)/python -m pytest --cov=ffmpeg_operator --cov-report=term:skip-covered $(PYTEST_ARGS)
 
-test: lint typecheck contracts unit
+test: lint typecheck contracts unit test-cluster
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
@@ -86,7 +97,8 @@ e2e-kind:
 # nothing. The image tier (tests/ship/test_image_run.py) runs the project image with podman; the
 # tools it needs are installed from Debian before the tests when missing (as root, with apt).
 IMAGE_TOOLS := podman buildah debootstrap runc gcc
-IMAGE_APT_PACKAGES := podman buildah debootstrap runc uidmap containernetworking-plugins gcc libc6-dev
+IMAGE_APT_PACKAGES := podman buildah debootstrap debian-archive-keyring runc uidmap \
+	containernetworking-plugins iptables gcc libc6-dev
 IMAGES_ARGS ?=
 
 .PHONY: images image-tools
@@ -105,3 +117,65 @@ images: image-tools
 
 # The image tier needs the tools before pytest starts.
 unit: image-tools
+
+# A real single-node Kubernetes on this machine (tests/cluster/README.md): etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubelet, kube-proxy, containerd, CoreDNS and helm built
+# from pinned Go modules into ~/.cache/ffmpeg-operator/cluster (a second run builds nothing) and
+# run as local processes (as root). `cluster-up` prints KUBECONFIG=<path> last; the context is
+# $(LOCAL_CONTEXT). `cluster-down` stops everything and removes what the node made.
+CLUSTER := $(PYTHON) tests/cluster/cluster.py
+LOCAL_CONTEXT := ffmpeg-operator-local
+LOCAL_ENV = set -a && eval "$$($(CLUSTER) env)" && set +a
+
+.PHONY: cluster-build cluster-up cluster-down cluster-images e2e-local test-cluster
+
+cluster-build:
+	$(PYTHON) tests/cluster/build.py
+
+cluster-up: cluster-build
+	$(CLUSTER) up
+
+cluster-down:
+	$(CLUSTER) down
+
+# `make images` imported into the cluster's containerd; the project image also under the name
+# the e2e suite's GitOps overlay pins ($(E2E_IMAGE_REPOSITORY):$(E2E_IMAGE_TAG)).
+cluster-images: images
+	$(LOCAL_ENV) && $(PYTHON) tests/cluster/images.py import \
+		--ctr "$$CLUSTER_CTR" --address "$$CLUSTER_CONTAINERD_ADDRESS"
+	$(LOCAL_ENV) && ref=$$($(PYTHON) tests/cluster/images.py list \
+		| $(PYTHON) -c 'import json, sys; print(json.load(sys.stdin)["project"]["ref"])') \
+		&& "$$CLUSTER_CTR" --address "$$CLUSTER_CONTAINERD_ADDRESS" -n k8s.io images tag --force \
+		"$$ref" docker.io/library/$(E2E_IMAGE_REPOSITORY):$(E2E_IMAGE_TAG) >/dev/null
+
+# What e2e-kind does, on the local cluster (kept running; `make cluster-down` stops it).
+e2e-local: $(STAMP) cluster-up cluster-images
+	$(LOCAL_ENV) && export PATH="$$(dirname "$$CLUSTER_HELM"):$$PATH" \
+	&& $(KUBECTL) --context $(LOCAL_CONTEXT) apply --server-side --force-conflicts \
+		-f crds/ffmpegprocesses.yaml \
+	&& helm upgrade --install $(E2E_RELEASE) helm/ffmpeg-operator \
+		--kube-context $(LOCAL_CONTEXT) --namespace $(E2E_NAMESPACE) --create-namespace \
+		--set image.repository=$(E2E_IMAGE_REPOSITORY) --set image.tag=$(E2E_IMAGE_TAG) \
+		--set auth.password=$(E2E_API_PASSWORD) --set 'diskfs.accessModes={ReadWriteOnce}' \
+		--wait --timeout 5m \
+	&& E2E_KUBE_CONTEXT=$(LOCAL_CONTEXT) E2E_NAMESPACE=$(E2E_NAMESPACE) \
+		E2E_RELEASE=$(E2E_RELEASE) E2E_API_PASSWORD=$(E2E_API_PASSWORD) KUBECTL=$(KUBECTL) \
+		$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
+
+# The real-cluster tier (tests/realcluster): build, cluster up, pytest, cluster down (always).
+# Needs Go and root; without them it is skipped with one line, and fails when CI=true.
+# The line with $(MAKE) holds nothing else: make runs such a line even under `make -n`, and it
+# must not run pytest or stop a cluster then.
+HAVE_GO_AND_ROOT := $(shell command -v go >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && echo yes)
+ifeq ($(HAVE_GO_AND_ROOT),yes)
+test-cluster: $(STAMP)
+	$(MAKE) --no-print-directory cluster-up cluster-images || { $(CLUSTER) down; exit 1; }
+	trap '$(CLUSTER) down' EXIT; $(LOCAL_ENV) && FFMPEG_OPERATOR_REALCLUSTER=1 \
+		$(BIN)/python -m pytest tests/realcluster -p no:cacheprovider $(PYTEST_ARGS)
+else
+test-cluster:
+	@if [ "$$CI" = true ]; then \
+		echo "test-cluster: the real-cluster tier needs Go and root (CI=true)" >&2; exit 1; \
+	fi; \
+	echo "SKIPPED real-cluster tier (tests/realcluster): needs Go on PATH and root"
+endif

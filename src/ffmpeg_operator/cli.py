@@ -34,6 +34,22 @@ def _split(values: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in values.split(",") if part.strip())
 
 
+def _log_to_stderr() -> None:
+    """The server's own records (INFO and up) on stderr, the container's log.
+
+    Without this, Python prints a warning only while no handler is on the logger's way up, and
+    the buffer of ``GET /api/v3/log`` is one: every warning and error would reach that buffer
+    alone.
+    """
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("ffmpeg_operator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 @app.callback()
 def _root() -> None:
     """FFmpeg processes behind the datarhei Core v3 process API, locally or on Kubernetes."""
@@ -140,6 +156,8 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
     ] = ",".join(DEFAULT_SESSION_IGNORE),
 ) -> None:
     """Serve the datarhei v3 process API over local ffmpeg processes or FFmpegProcess objects."""
+    import ipaddress
+
     import uvicorn
 
     from ffmpeg_operator.api.server import ServeOptions, build_kubernetes_app, build_local_app
@@ -163,8 +181,16 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
         cors_origins=_split(cors_origins),
         session_ignore=_split(session_ip_ignorelist),
     )
+    for network in options.session_ignore:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise typer.BadParameter(
+                f"{network!r} is not a network", param_hint="--session-ip-ignorelist"
+            ) from None
     if ui_dir is not None and not ui_dir.is_dir():
         raise typer.BadParameter(f"{ui_dir} is not a directory", param_hint="--ui-dir")
+    _log_to_stderr()
     if backend is Backend.kubernetes:
         app_ = build_kubernetes_app(options)
     else:
@@ -293,6 +319,86 @@ def operator_command(  # noqa: PLR0917 - one parameter per CLI flag
         run_operator(options)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
+
+
+@app.command("ensure-secret")
+def ensure_secret_command(
+    name: Annotated[str, typer.Option(help="The Secret to create or complete.")],
+    namespace: Annotated[
+        str, typer.Option("--namespace", "-n", envvar="FFMPEG_OPERATOR_NAMESPACE")
+    ],
+    key: Annotated[
+        list[str],
+        typer.Option(
+            help="KEY (a random value when missing) or KEY=ENVVAR (the value of that variable "
+            "when set and not empty, else random). Repeatable."
+        ),
+    ],
+    label: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE label of a created Secret.")
+    ] = None,
+) -> None:
+    """Create the Secret once, with random values for missing keys (the chart's hook Job)."""
+    import asyncio
+    import os
+
+    from ffmpeg_operator.operator.context import login
+    from ffmpeg_operator.operator.kubeclient import KubeClient
+    from ffmpeg_operator.operator.maintenance import ensure_secret
+
+    values: dict[str, str | None] = {}
+    for item in key:
+        secret_key, _, variable = item.partition("=")
+        values[secret_key] = (os.environ.get(variable) or None) if variable else None
+    labels = dict(item.partition("=")[::2] for item in label or ())
+
+    async def run() -> list[str]:
+        client = KubeClient(login)
+        try:
+            return await ensure_secret(client, namespace, name, values, labels)
+        finally:
+            await client.close()
+
+    added = asyncio.run(run())
+    typer.echo(
+        f"secret {namespace}/{name}: " + (f"added {', '.join(added)}" if added else "complete")
+    )
+
+
+@app.command()
+def drain(
+    namespace: Annotated[
+        list[str] | None,
+        typer.Option("--namespace", "-n", help="Namespace to drain (repeatable)."),
+    ] = None,
+    all_namespaces: Annotated[
+        bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the operator before removing finalizers.")
+    ] = 60.0,
+) -> None:
+    """Delete every FFmpegProcess and wait until the operator let it go (the chart's
+    pre-delete hook): an uninstall then strands no finalizer."""
+    import asyncio
+
+    from ffmpeg_operator.operator.context import login
+    from ffmpeg_operator.operator.kubeclient import KubeClient
+    from ffmpeg_operator.operator.maintenance import drain as drain_processes
+
+    if all_namespaces == bool(namespace):
+        raise typer.BadParameter("choose --namespace or --all-namespaces")
+    scope: list[str | None] = [None] if all_namespaces else list(namespace or ())
+
+    async def run() -> int:
+        client = KubeClient(login)
+        try:
+            return await drain_processes(client, scope, timeout)
+        finally:
+            await client.close()
+
+    forced = asyncio.run(run())
+    typer.echo(f"drained; finalizers removed by force: {forced}")
 
 
 @app.command()

@@ -59,3 +59,9 @@ def test_the_configs_own_progress_and_nostdin_stay_in_the_command() -> None:
                "-progress", "pipe:1", "b"]  # fmt: skip
 
     assert strip_injected_flags(cmdline, URL) == ["-i", "a", "-nostdin", "-progress", "pipe:1", "b"]
+
+
+def test_the_injected_vstats_file_is_stripped_too() -> None:
+    injected = ["-nostdin", "-progress", URL, "-vstats_file", "/tmp/v.fifo"]
+    cmdline = ["ffmpeg", *injected, "-i", "a", "b"]
+    assert strip_injected_flags(cmdline, URL, "/tmp/v.fifo") == ["-i", "a", "b"]

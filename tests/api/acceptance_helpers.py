@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -17,6 +18,25 @@ from specdata import FIXTURE_F
 LIGHT_INPUT_ADDRESS = "testsrc=size=160x120:rate=10"
 
 JsonDict = dict[str, Any]
+
+#: Whether ffmpeg states the frame rate ("25 fps") of raw lavfi video, by the codec it names it
+#: with: stock FFmpeg 5.1 says "rawvideo" and prints only "25 tbr", which Core's parser reads
+#: as fps 0 (spec §9.3); the bundled 9.x says "wrapped_avframe" and prints "25 fps".
+_LAVFI_RATE_STATED = {"rawvideo": False, "wrapped_avframe": True}
+
+
+def probed_lavfi_fps(codec: str, rate: int) -> int:
+    """The probe's ``fps`` of a lavfi video input of ``rate`` frames/s, as the binary that
+    probed it (named by ``codec``) prints it; an unknown codec fails the test."""
+    return rate if _LAVFI_RATE_STATED[codec] else 0
+
+
+def ffmpeg_major(log: list[str]) -> int:
+    """The major version of the ffmpeg whose banner opens ``log`` (a probe's or report's log):
+    "ffmpeg version 5.1.9-0+deb12u1 …" (Debian) or "ffmpeg version n9.0.2-…" (bundled)."""
+    found = re.match(r"ffmpeg version n?(\d+)\.", log[0])
+    assert found is not None, log[:1]
+    return int(found.group(1))
 
 
 def unique_id(prefix: str = "acc") -> str:

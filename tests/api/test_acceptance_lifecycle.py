@@ -22,6 +22,7 @@ from acceptance_helpers import (
     wait_for,
     wait_until,
 )
+from decisions import next_run_gap, seconds_until_line
 
 from backends import BackendServer
 from livesrv import free_port
@@ -179,25 +180,29 @@ def test_natural_end_without_reconnect_stays_down_until_stop_and_start(
 # ---------------------------------------------------------------------------------- case 30
 
 
-def test_reconnect_counts_down_then_runs_again(api: httpx.Client) -> None:
+def test_reconnect_counts_down_then_runs_again(
+    api: httpx.Client, backend_server: BackendServer
+) -> None:
     delay = 3
     config = _one_second_output(autostart=True, reconnect=True, reconnect_delay_seconds=delay)
     pid = config["id"]
     create(api, config)
     wait_for(api, pid, _running)
-    down = wait_for(api, pid, _not_running, timeout=6, interval=0.05)
-    went_down = time.monotonic()
+    down = wait_for(api, pid, _not_running, timeout=10, interval=0.05)
     countdown = [down["reconnect_seconds"]]
     current = down
+    # Generous: how fast a loaded machine brings the next run up is the bench's business.
+    deadline = time.monotonic() + delay + 15
     while not _running(current):
-        assert time.monotonic() - went_down < delay + 2, f"no reconnect: {current}"
+        assert time.monotonic() < deadline, f"no reconnect: {current}"
         time.sleep(0.05)
         current = state(api, pid)
         if not _running(current):
             countdown.append(current["reconnect_seconds"])
-    back_after = time.monotonic() - went_down
 
-    assert abs(back_after - delay) <= 1, back_after
+    # What the backend decided, by its own clock: the next run was created the delay after
+    # the end, not before (within the clocks' resolution), and not much later.
+    assert delay - 0.5 <= next_run_gap(backend_server, api, pid) <= delay + 1
     assert current["reconnect_seconds"] == -1
     assert countdown[0] <= delay
     assert countdown == sorted(countdown, reverse=True), countdown
@@ -207,21 +212,24 @@ def test_reconnect_counts_down_then_runs_again(api: httpx.Client) -> None:
 # ---------------------------------------------------------------------------------- case 31
 
 
-def test_restart_with_reconnect_is_down_then_back_after_the_delay(api: httpx.Client) -> None:
-    config = _process(autostart=True, reconnect=True, reconnect_delay_seconds=2)
+def test_restart_with_reconnect_is_down_then_back_after_the_delay(
+    api: httpx.Client, backend_server: BackendServer
+) -> None:
+    delay = 2
+    config = _process(autostart=True, reconnect=True, reconnect_delay_seconds=delay)
     pid = config["id"]
     create(api, config)
     # Progress shows ffmpeg has its SIGINT handler; before that SIGINT kills it (exec killed).
     wait_for(api, pid, _with_progress)
 
     assert command(api, pid, "restart").status_code == 200
-    restarted = time.monotonic()
 
     after = state(api, pid)
     assert (after["exec"], after["order"]) == ("finished", "start")
-    assert 0 <= after["reconnect_seconds"] <= 2
-    wait_for(api, pid, _running, timeout=4, interval=0.05)
-    assert 1.5 <= time.monotonic() - restarted <= 3.0
+    assert 0 <= after["reconnect_seconds"] <= delay
+    wait_for(api, pid, _running, timeout=delay + 15, interval=0.05)
+    # The backend's own timestamps: the new run was created the delay after the restart's end.
+    assert delay - 0.5 <= next_run_gap(backend_server, api, pid) <= delay + 1
 
 
 # ---------------------------------------------------------------------------------- case 32
@@ -235,12 +243,12 @@ def test_stale_timeout_stops_an_input_that_never_delivers(api: httpx.Client) -> 
     )
     pid = config["id"]
     create(api, config)
-    started = time.monotonic()
-    wait_for(api, pid, _running, timeout=2)
+    wait_for(api, pid, _running, timeout=15)
 
-    stopped = wait_for(api, pid, _not_running, timeout=6, interval=0.05)
+    stopped = wait_for(api, pid, _not_running, timeout=15, interval=0.05)
 
-    assert 2 <= time.monotonic() - started <= 4.5
+    # Decided after 2 s without progress, by the run's own log timestamps (whole seconds).
+    assert 1 <= seconds_until_line(api, pid, "Stale timeout") <= 4
     assert stopped["order"] == "start"
     assert any("Stale timeout" in line for line in _log_lines(_report(api, pid)))
 
@@ -253,11 +261,11 @@ def test_memory_limit_without_waitfor_stops_at_the_first_sample(api: httpx.Clien
     config = _process(autostart=True, reconnect=False, limits=limits)
     pid = config["id"]
     create(api, config)
-    started = time.monotonic()
 
-    stopped = wait_for(api, pid, _not_running, timeout=5, interval=0.05)
+    stopped = wait_for(api, pid, _not_running, timeout=15, interval=0.05)
 
-    assert time.monotonic() - started <= 3
+    # Stopped at the first sample (one a second), by the run's own log timestamps.
+    assert seconds_until_line(api, pid, "Memory limit exceeded") <= 2
     assert stopped["order"] == "start"
     assert api.get(process_url(pid, "/config")).json()["limits"]["memory_mbytes"] == 1
     assert any("Memory limit exceeded" in line for line in _log_lines(_report(api, pid)))

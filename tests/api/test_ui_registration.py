@@ -162,3 +162,11 @@ def test_kubernetes_registration_is_kept_in_the_secret(
                 path.unlink()
         kube_api_with_secret.start()
         _assert_enforced(client)
+
+
+def test_configured_name_is_the_name_of_the_instance(tmp_path: Path) -> None:
+    with live_server(tmp_path / "data") as server, server.client() as client:
+        assert client.get("/api").json()["name"] == "ffmpeg-operator"
+        assert client.put("/api/v3/config", json={"version": 3, "name": "studio-1"}).is_success
+        assert client.get("/api").json()["name"] == "studio-1"
+        assert client.get("/api/v3/config").json()["config"]["name"] == "studio-1"

@@ -373,6 +373,30 @@ def kube_proxy_config(lay: Layout) -> Path:
     return _write(lay.state / "kube-proxy.json", json.dumps(config, indent=2))
 
 
+def audit_policy(lay: Layout) -> Path:
+    """What workloads' ServiceAccounts do, at Metadata level, into ``logs/audit.log``.
+
+    Tests read it to tell who made a call: bound ServiceAccount tokens carry the calling Pod's
+    name (user.extra), so the log shows which operator replica created a run Pod and whether
+    any call of the chart's ServiceAccounts was refused. kube-system's controllers are left out.
+    """
+    policy = {
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "omitStages": ["RequestReceived"],
+        "rules": [
+            {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+            {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+            {"level": "None"},
+        ],
+    }
+    return _write(lay.state / "audit-policy.json", json.dumps(policy, indent=2))
+
+
+def audit_log(lay: Layout) -> Path:
+    return lay.logs / "audit.log"
+
+
 def coredns_config(lay: Layout) -> Path:
     text = f"""\
 .:{DNS_PORT} {{
@@ -428,6 +452,11 @@ def command_line(name: str, lay: Layout) -> list[str]:
             "--allow-privileged=true",
             "--anonymous-auth=false",
             "--profiling=false",
+            f"--audit-policy-file={audit_policy(lay)}",
+            f"--audit-log-path={audit_log(lay)}",
+            "--audit-log-maxsize=100",
+            "--audit-log-maxbackup=1",
+            "--audit-log-mode=blocking",
         ]  # fmt: skip
     if name == "kube-controller-manager":
         conf = str(_kubeconfig(lay, "controller-manager"))
@@ -525,7 +554,7 @@ def start(name: str, lay: Layout) -> int:
     return process.pid
 
 
-def stop(name: str, lay: Layout, timeout: float = 20) -> None:
+def stop(name: str, lay: Layout, timeout: float = 10) -> None:
     pid = _pid_of(lay, name)
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):
@@ -789,6 +818,16 @@ def env() -> int:
     return 0
 
 
+def restart(name: str) -> int:
+    """Stop and start one component (tests use it: an apiserver restart ends every watch)."""
+    lay = layout()
+    stop(name, lay)
+    start(name, lay)
+    if name == "kube-apiserver":
+        wait_for("kube-apiserver", lambda: apiserver_ready(lay), lay)
+    return 0
+
+
 def down() -> int:
     lay = layout()
     if (lay.pids / "kubelet.pid").exists() and _pid_of(lay, "kubelet") is not None:
@@ -819,10 +858,15 @@ def _drain_pods(lay: Layout) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["up", "down", "status", "env"])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "restart"])
+    parser.add_argument("component", nargs="?", choices=COMPONENTS, help="for restart")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("cluster: the node (containerd, kubelet) needs root")
+    if args.command == "restart":
+        if args.component is None:
+            parser.error("restart needs a component")
+        return restart(args.component)
     return {"up": up, "down": down, "status": status, "env": env}[args.command]()
 
 

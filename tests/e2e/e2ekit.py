@@ -122,9 +122,7 @@ class Kubectl:
         return items
 
     def kustomize(self, directory: Path) -> str:
-        return self.run(
-            "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(directory)
-        ).stdout
+        return self.run("kustomize", str(directory)).stdout
 
 
 def eventually(probe: Callable[[], T | None], timeout: float, what: str, every: float = 1) -> T:

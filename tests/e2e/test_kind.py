@@ -189,6 +189,31 @@ def test_delete_removes_run_pods_and_purges_memfs(
     eventually(lambda: api.get(playlist).status_code == 404, 60, "the purge of memfs files")
 
 
+# --------------------------------------------------------------------------- Restreamer UI
+
+
+def test_ui_publishes_its_player_page_on_the_diskfs_claim(api: httpx.Client) -> None:
+    """What the UI does after a channel is created: a page on {diskfs}, served at /."""
+    preflight = api.options(
+        "/api/v3/fs/disk/channels/e2e/player.html",
+        headers={"Origin": "http://ui.example", "Access-Control-Request-Method": "PUT"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    config = api.get("/api/v3/config").json()
+    # The chart turns auth on: the UI shows its login, never its registration.
+    assert "api.auth.enable" in config["overrides"]
+    path = "/channels/e2e/player.html"
+    put = api.put(f"/api/v3/fs/disk{path}", content=b"<h1>e2e</h1>")
+    assert put.status_code in (201, 204)
+    try:
+        assert api.get(path).content == b"<h1>e2e</h1>"
+        listed = api.get("/api/v3/fs/disk", params={"glob": "/channels/e2e/*"}).json()
+        assert [f["name"] for f in listed] == [path]
+    finally:
+        api.delete(f"/api/v3/fs/disk{path}")
+
+
 # --------------------------------------------------------------------------- GitOps
 
 

@@ -49,6 +49,17 @@ def test_readme_quick_start_runs_a_process(
         assert result.returncode == 0, result.stderr
         assert "testsrc-null" in result.stdout
     finally:
+        # Processes first, while their operator still runs to remove its finalizers: uninstalled
+        # first, it leaves them (and the namespace) terminating for good, which the next run
+        # on a kept cluster meets (found on the local cluster, make e2e-local).
+        subprocess.run(
+            [settings.kubectl, "delete", "ffp", "--all", "--namespace", "media",
+             "--timeout=120s"],
+            check=False,
+            env=env,
+            capture_output=True,
+            timeout=140,
+        )  # fmt: skip
         subprocess.run(
             ["helm", "uninstall", "ffmpeg-operator", "--namespace", "media"],
             check=False,

@@ -211,6 +211,9 @@ class Emulator(kmock.KubernetesEmulator):
     history_limit: int = 8
     watch_history_limit: int = 2000
     graceful_pod_deletion: bool = False
+    #: Whether FFmpegProcess objects are served from the start (False: only once their CRD is
+    #: created, as on a fresh cluster).
+    ffmpeg_processes_served: bool = True
     #: ``(namespace, pod, container, previous) -> log file``; set by the pod runner.
     log_provider: LogProvider | None = None
 
@@ -224,7 +227,8 @@ class Emulator(kmock.KubernetesEmulator):
         super().__attrs_post_init__()
         for resource, info in BUILTIN_RESOURCES.items():
             self.resources[resource] = attrs.evolve(info)
-        self.register(FFMPEG_PROCESSES, attrs.evolve(FFMPEG_PROCESS_INFO))
+        if self.ffmpeg_processes_served:
+            self.register(FFMPEG_PROCESSES, attrs.evolve(FFMPEG_PROCESS_INFO))
         self.fallback["get /version/"] << self._serve_server_version
         object_requests = _ObjectRequests(self ** -1e6)  # above kmock's fallbacks
         self._payloads.append(_ObjectReaction(object_requests, serve=self._serve_object))

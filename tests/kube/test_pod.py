@@ -163,7 +163,7 @@ def test_ffmpeg_runs_the_compiled_argv_in_exec_form_with_progress_to_the_agent()
     assert ffmpeg["command"] == ["ffmpeg"]
     assert ffmpeg["args"] == [
         "-nostdin", "-progress", "tcp://127.0.0.1:9555",
-        "-vstats_file", "/tmp/ffmpeg-vstats.fifo",
+        "-vstats_file", "/tmp/ffmpeg-stats.fifo",
         "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10", "-f", "null", "-",
     ]  # fmt: skip
     assert ffmpeg["args"][5:] == run_pod.prepared.command
@@ -414,3 +414,23 @@ def test_the_agent_listens_where_ffmpeg_sends_its_progress() -> None:
     assert options["--progress-host"] == "127.0.0.1"
     assert options["--http-host"] == "0.0.0.0"
     assert options["--termination-message-path"] == "/dev/termination-log"
+
+
+def test_an_image_of_ffmpeg_6_1_or_later_writes_stats_of_every_encoded_stream() -> None:
+    settings = OperatorSettings(ffmpeg_version="7.1")
+    args = _container(_pod(minimal_cr(), settings=settings), "ffmpeg")["args"]
+
+    assert "-vstats_file" not in args
+    at = args.index("-stats_mux_pre")
+    assert args[at : at + 3] == ["-stats_mux_pre", "/tmp/ffmpeg-stats.fifo", "-stats_mux_pre_fmt"]
+    assert args[at + 4 :] == ["-f", "null", "-"]  # the output's own options and address
+
+
+def test_a_process_with_its_own_image_gets_the_stats_every_ffmpeg_has() -> None:
+    settings = OperatorSettings(ffmpeg_version="7.1")
+    args = _container(_pod(minimal_cr(image="example/ffmpeg:4.4"), settings=settings), "ffmpeg")[
+        "args"
+    ]
+
+    assert "-stats_mux_pre" not in args
+    assert args[args.index("-vstats_file") + 1] == "/tmp/ffmpeg-stats.fifo"

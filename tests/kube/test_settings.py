@@ -22,6 +22,7 @@ def test_the_charts_variables_become_settings() -> None:
         "FFMPEG_OPERATOR_RTMP_URL": "rtmp://mediamtx.media.svc:1935",
         "FFMPEG_OPERATOR_SRT_URL": "srt://mediamtx.media.svc:8890",
         "FFMPEG_OPERATOR_NODE_CPUS": "8",
+        "FFMPEG_OPERATOR_FFMPEG_VERSION": "7.1",
     }
 
     settings = settings_from_env(env)
@@ -32,6 +33,7 @@ def test_the_charts_variables_become_settings() -> None:
     assert settings.rtmp == "rtmp://mediamtx.media.svc:1935/{name}"
     assert settings.srt.startswith("srt://mediamtx.media.svc:8890?mode=caller")
     assert settings.node_cpus == 8
+    assert settings.ffmpeg_version == "7.1"
 
 
 def test_unset_variables_keep_the_defaults() -> None:

@@ -96,3 +96,72 @@ def test_the_command_needs_a_namespace_choice() -> None:
 
     assert result.returncode != 0
     assert "--all-namespaces" in result.stderr
+
+
+@pytest.fixture
+def emulator_without_crds(tmp_path: Path) -> Iterator[RunningEmulator]:
+    (tmp_path / "emulator").mkdir()
+    with RunningEmulator(tmp_path / "emulator", ffmpeg_processes_served=False) as running:
+        yield running
+
+
+def test_the_operator_waits_for_its_crds_not_ready_then_serves_without_a_restart(
+    emulator_without_crds: RunningEmulator, tmp_path: Path
+) -> None:
+    from emulator import CRDS
+
+    from ffmpeg_operator.kube.crd import crd
+
+    emulator = emulator_without_crds
+    port = free_port()
+    liveness = f"http://127.0.0.1:{port}/healthz"
+    command = [
+        sys.executable, "-m", "ffmpeg_operator", "operator", f"--liveness={liveness}",
+        "--peering=ffmpeg-operator", f"--namespace={NAMESPACE}",
+    ]  # fmt: skip
+    log_path = tmp_path / "operator.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            env={**kubeconfig_env(emulator), "FFMPEG_OPERATOR_POD_NAME": POD_NAME},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # Alive (liveness) but not ready (readiness), and saying why in its log.
+        emulator.wait_for(lambda: _status(liveness) == 200, 20, "no liveness answer")
+        assert _status(liveness + "?ready") == 503
+        text = log_path.read_text()
+        assert "waiting for the CRDs of ffmpegprocesses.ffmpeg-operator.io" in text
+        assert "kopfpeerings.kopf.dev" in text
+
+        emulator.create(CRDS, crd())
+        emulator.call(emulator.handler.register_kopf_peering)
+        emulator.create(
+            "kopf.dev/v1/kopfpeerings", {"metadata": {"name": "ffmpeg-operator"}}, NAMESPACE
+        )
+        emulator.create(
+            FFMPEG_PROCESSES, {"metadata": {"name": "cam1"}, "spec": spec_of("cam1")}, NAMESPACE
+        )
+
+        emulator.wait_for(
+            lambda: emulator.get(PODS, NAMESPACE, "cam1-1"),
+            30,
+            "no run Pod after the CRDs appeared: " + log_path.read_text()[-2000:],
+        )
+        assert process.poll() is None  # the same process: no restart
+        assert _status(liveness + "?ready") == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _status(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return None

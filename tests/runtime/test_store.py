@@ -301,17 +301,21 @@ _SAVE_FOREVER = textwrap.dedent(
 def test_file_always_loads_after_kill_9_during_saves(tmp_path: Path) -> None:
     path = tmp_path / "db.json"
     for attempt in range(4):
-        writer = subprocess.Popen(
+        # The writer loops forever: it is killed whatever happens, also when an assertion or
+        # a timeout ends the test before the deliberate kill.
+        with subprocess.Popen(
             [sys.executable, "-c", _SAVE_FOREVER, str(path)],
             stdout=subprocess.PIPE,
             text=True,
-        )
-        assert writer.stdout is not None
-        assert writer.stdout.readline() == "saved\n"
-        time.sleep(0.01 + 0.02 * attempt)  # kill at a different point of the save cycle
-        os.kill(writer.pid, signal.SIGKILL)
-        writer.wait()
-        writer.stdout.close()
+        ) as writer:
+            try:
+                assert writer.stdout is not None
+                assert writer.stdout.readline() == "saved\n"
+                time.sleep(0.01 + 0.02 * attempt)  # kill at a different point of the save cycle
+                os.kill(writer.pid, signal.SIGKILL)
+            finally:
+                writer.kill()
+                writer.wait()
         snapshot = Store(path).load()
         count = snapshot.system_metadata["count"]
         assert len(snapshot.processes) == count % 50 + 1

@@ -22,11 +22,13 @@ def kubectl() -> str:
 
 @pytest.fixture(scope="session")
 def kustomize(kubectl: str) -> Kustomize:
-    """``kubectl kustomize DIR`` as a list of objects (files outside DIR allowed)."""
+    """``kubectl kustomize DIR`` as a list of objects, with kustomize's default settings (as
+    ``kubectl apply -k``, Argo CD and Flux build it: no files outside DIR but through other
+    kustomizations)."""
 
     def build(directory: Path) -> list[dict[str, Any]]:
         result = subprocess.run(
-            [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(directory)],
+            [kubectl, "kustomize", str(directory)],
             capture_output=True,
             text=True,
             timeout=60,

@@ -34,6 +34,10 @@ KUBE_VERSION = "1.33"
 FULLNAME = f"{RELEASE}-ffmpeg-operator"
 API = f"{FULLNAME}-api"
 OPERATOR = f"{FULLNAME}-operator"
+#: Cluster-scoped names carry the release namespace (shared by every release of the cluster).
+CLUSTER_OPERATOR_ROLE = f"{NAMESPACE}-{OPERATOR}"
+SECRET_HOOK = f"{FULLNAME}-secret-hook"
+DRAIN_HOOK = f"{FULLNAME}-drain"
 
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -335,6 +339,14 @@ def test_chart_crd_is_identical_to_the_generated_crd() -> None:
     )
 
 
+def test_kustomize_crds_are_the_charts() -> None:
+    # crds/ is what deploy/base includes; the chart's crds/ what Helm installs.
+    for path in sorted((CHART / "crds").glob("*.yaml")):
+        assert (ROOT / "crds" / path.name).read_bytes() == path.read_bytes(), (
+            f"crds/{path.name} is stale: cp {path.relative_to(ROOT)} crds/"
+        )
+
+
 def test_chart_crds_validate_against_kubernetes() -> None:
     documents = _crd_documents()
     assert {doc["metadata"]["name"] for doc in documents} == {
@@ -432,6 +444,9 @@ def test_operator_runs_two_peering_replicas_with_kopf_liveness() -> None:
     assert "--standalone" not in args
     probe = container(docs, OPERATOR)["livenessProbe"]["httpGet"]
     assert probe["path"] == "/healthz"
+    # Not ready while the operator waits for its CRDs (operator.startup), alive meanwhile.
+    ready = container(docs, OPERATOR)["readinessProbe"]["httpGet"]
+    assert (ready["path"], ready["port"]) == ("/healthz?ready", probe["port"])
     assert container(docs, OPERATOR)["ports"] == [
         {"name": probe["port"], "containerPort": 8080, "protocol": "TCP"}
     ]
@@ -470,7 +485,11 @@ def test_operator_may_set_block_owner_deletion_on_the_run_pods_it_creates(value_
     cr["metadata"]["uid"] = "0b7e3c1e-5f4c-4c1e-9d55-1f6d0f1a2b3c"
     pod = build_run_pod(cr, 1, OperatorSettings(), lambda _: None).manifest
     docs = render(VALUE_SETS[value_set])
-    role = one(docs, "ClusterRole") if value_set == "cluster-wide" else one(docs, "Role", OPERATOR)
+    role = (
+        one(docs, "ClusterRole", CLUSTER_OPERATOR_ROLE)
+        if value_set == "cluster-wide"
+        else one(docs, "Role", OPERATOR)
+    )
     granted = rules(role)
     blocking = [ref for ref in pod["metadata"]["ownerReferences"] if ref.get("blockOwnerDeletion")]
     assert blocking
@@ -493,12 +512,12 @@ def test_cluster_wide_operator_watches_every_namespace_through_a_cluster_role() 
     assert "--all-namespaces" in args
     assert not any(arg.startswith("--namespace") for arg in args)
     assert "FFMPEG_OPERATOR_NAMESPACE" not in env(docs, OPERATOR)
-    role = one(docs, "ClusterRole")
+    role = one(docs, "ClusterRole", CLUSTER_OPERATOR_ROLE)
     granted = {(group, resource) for group, resource, _ in rules(role)}
     assert ("kopf.dev", "clusterkopfpeerings") in granted
     assert ("kopf.dev", "kopfpeerings") not in granted
     assert ("ffmpeg-operator.io", "ffmpegprocesses") in granted
-    binding = one(docs, "ClusterRoleBinding")
+    binding = one(docs, "ClusterRoleBinding", CLUSTER_OPERATOR_ROLE)
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
         "name": role["metadata"]["name"],
@@ -514,10 +533,16 @@ def test_cluster_wide_operator_watches_every_namespace_through_a_cluster_role() 
 def test_cluster_wide_operator_leaves_the_api_namespaced() -> None:
     docs = render(VALUE_SETS["cluster-wide"])
     assert rules(one(docs, "Role", API)) == rules(one(render({}), "Role", API))
-    assert one(docs, "ClusterRoleBinding")["subjects"][0]["name"] != API
+    assert one(docs, "ClusterRoleBinding", CLUSTER_OPERATOR_ROLE)["subjects"][0]["name"] != API
 
 
 # --------------------------------------------------------------------------- API
+
+
+def test_api_is_ready_only_once_it_serves_processes() -> None:
+    api = container(render({}), API)
+    assert api["livenessProbe"]["httpGet"]["path"] == "/ping"
+    assert api["readinessProbe"]["httpGet"]["path"] == "/ready"
 
 
 def test_api_role_grants_exactly_process_crud_and_pod_reads() -> None:
@@ -722,14 +747,38 @@ def _secret_refs(docs: list[dict[str, Any]], deployment: str) -> dict[str, tuple
     return refs
 
 
-def test_default_secret_holds_the_user_and_generated_passwords() -> None:
+def _hook_args(docs: list[dict[str, Any]], job: str) -> list[str]:
+    (only,) = one(docs, "Job", job)["spec"]["template"]["spec"]["containers"]
+    args: list[str] = only["args"]
+    return args
+
+
+def test_default_render_is_the_same_every_time_no_generated_password_in_it() -> None:
+    # helm template (Argo CD) renders without lookup: a generated value would drift each sync.
+    values = {"auth": {"password": ""}}  # a distinct cache key: rendered afresh
+    first = json.dumps(render({}), sort_keys=True)
+    assert json.dumps(render(values), sort_keys=True) == first
+    assert [s["metadata"]["name"] for s in objects(render({}), "Secret")] == [
+        f"{FULLNAME}-settings"
+    ]
+
+
+def test_default_secret_is_made_once_by_a_hook_with_random_values_for_the_passwords() -> None:
     docs = render({})
-    secret = one(docs, "Secret", f"{FULLNAME}-auth")
-    data = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
-    assert data["username"] == "admin"
-    assert len(data["password"]) == 24 and data["password"].isalnum()
-    assert len(data["memfs-password"]) == 24 and data["memfs-password"] != data["password"]
-    name = secret["metadata"]["name"]
+    name = f"{FULLNAME}-auth"
+    job = one(docs, "Job", SECRET_HOOK)
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    args = _hook_args(docs, SECRET_HOOK)
+    assert args[:3] == ["ensure-secret", f"--name={name}", f"--namespace={NAMESPACE}"]
+    # username from the values, both passwords random (no =VARIABLE)
+    assert {"--key=username=AUTH_USERNAME", "--key=password", "--key=memfs-password"} <= set(args)
+    role = one(docs, "Role", SECRET_HOOK)
+    named = next(rule for rule in role["rules"] if "resourceNames" in rule)
+    assert named["resourceNames"] == [name]
+    for kind in ("ServiceAccount", "Role", "RoleBinding"):
+        hooked = one(docs, kind, SECRET_HOOK)["metadata"]["annotations"]
+        assert int(hooked["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
     assert _secret_refs(docs, API) == {
         "FFMPEG_OPERATOR_AUTH_USER": (name, "username"),
         "FFMPEG_OPERATOR_AUTH_PASSWORD": (name, "password"),
@@ -743,9 +792,26 @@ def test_default_secret_holds_the_user_and_generated_passwords() -> None:
 
 def test_given_passwords_are_stored_verbatim() -> None:
     docs = render({"auth": {"password": "s3cret", "memfsPassword": "m3mfs"}})
+    assert objects(docs, "Job") == [one(docs, "Job", DRAIN_HOOK)]  # no secret hook
     secret = one(docs, "Secret", f"{FULLNAME}-auth")
     assert base64.b64decode(secret["data"]["password"]) == b"s3cret"
     assert base64.b64decode(secret["data"]["memfs-password"]) == b"m3mfs"
+
+
+def test_uninstall_drains_the_processes_before_the_operator_goes() -> None:
+    docs = render({})
+    job = one(docs, "Job", DRAIN_HOOK)
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+    assert _hook_args(docs, DRAIN_HOOK) == ["drain", f"--namespace={NAMESPACE}", "--timeout=60"]
+    assert rules(one(docs, "Role", DRAIN_HOOK)) == {
+        ("ffmpeg-operator.io", "ffmpegprocesses", ("delete", "list", "patch"))
+    }
+    cluster_wide = render(VALUE_SETS["cluster-wide"])
+    assert _hook_args(cluster_wide, DRAIN_HOOK)[1] == "--all-namespaces"
+    assert one(cluster_wide, "ClusterRole", f"{NAMESPACE}-{DRAIN_HOOK}")
+    assert objects(render({"uninstall": {"drain": False}}), "Job") == [
+        one(docs, "Job", SECRET_HOOK)
+    ]
 
 
 def test_existing_secret_is_referenced_and_none_is_rendered() -> None:
@@ -849,3 +915,13 @@ def test_each_monitor_needs_its_own_kind_served() -> None:
     only_service_monitors = render(VALUE_SETS["monitoring"], api_versions=PROMETHEUS_OPERATOR[:1])
     assert objects(only_service_monitors, "ServiceMonitor")
     assert objects(only_service_monitors, "PodMonitor") == []
+
+
+def test_notes_tell_where_the_secret_is_and_what_uninstall_does() -> None:
+    default = notes({})
+    assert f'"{FULLNAME}-auth" was generated once by a hook Job' in default
+    assert "helm uninstall first deletes every FFmpegProcess" in default
+    assert "{diskfs} is an emptyDir per run Pod" in default
+    manual = notes({"uninstall": {"drain": False}, "auth": {"existingSecret": "vault"}})
+    assert 'your Secret "vault"' in manual
+    assert "delete every FFmpegProcess BEFORE helm uninstall" in manual

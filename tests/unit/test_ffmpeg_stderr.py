@@ -101,3 +101,17 @@ def test_current_dump_before_completion_parses_collected_lines() -> None:
     parser.feed("  Stream #0:0: Audio: pcm_u8, 44100 Hz, stereo, u8, 705 kb/s")
     assert parser.dump is None
     assert len(parser.current_dump().inputs) == 1
+
+
+def test_the_report_banner_ffreport_prints_first_is_neither_logged_nor_prelude() -> None:
+    stderr = StockStderr()
+    banner = [
+        "ffmpeg started on 2026-12-07 at 12:53:56",
+        'Report written to "/dev/fd/7"',
+        "Log level: 32",
+    ]
+    kinds = [stderr.feed(line).kind for line in [*banner, "Input #0, lavfi, from 'x':"]]
+
+    assert kinds == ["hidden", "hidden", "hidden", "log"]
+    assert stderr.prelude() == ["Input #0, lavfi, from 'x':"]
+    assert stderr.feed("Log level: 32").kind == "log"  # later it is an ordinary line

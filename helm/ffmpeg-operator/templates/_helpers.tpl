@@ -146,15 +146,3 @@ Environment shared by the API and the operator.
   value: {{ .Values.nodeCpus | toString | quote }}
 {{- end }}
 
-{{/*
-A base64 Secret value: the given one, else the one already stored, else a new random one.
-*/}}
-{{- define "ffmpeg-operator.secretValue" -}}
-{{- if .value }}
-{{- .value | b64enc }}
-{{- else if hasKey .existing .key }}
-{{- index .existing .key }}
-{{- else }}
-{{- randAlphaNum 24 | b64enc }}
-{{- end }}
-{{- end }}

@@ -15,6 +15,7 @@ import psutil
 
 _NOSTDIN = "-nostdin"
 _PROGRESS = "-progress"
+_VSTATS = "-vstats_file"
 
 
 def _basename(path: str) -> str:
@@ -61,8 +62,11 @@ def find_ffmpeg(binary: str, progress_url: str) -> psutil.Process | None:
     return min(found, key=lambda p: p.create_time()) if found else None
 
 
-def strip_injected_flags(cmdline: Sequence[str], progress_url: str) -> list[str]:
-    """ffmpeg's argv as the config resolved it: no binary, no ``-nostdin``/``-progress <url>``.
+def strip_injected_flags(
+    cmdline: Sequence[str], progress_url: str, stats_file: str | None = None
+) -> list[str]:
+    """ffmpeg's argv as the config resolved it: no binary, no ``-nostdin``/``-progress <url>``
+    (nor ``-vstats_file <stats_file>`` when given).
 
     The injected flags lead the arguments; a ``-progress <our url>`` pair is dropped wherever
     it stands, while a ``-nostdin`` later on belongs to the config and stays.
@@ -72,7 +76,11 @@ def strip_injected_flags(cmdline: Sequence[str], progress_url: str) -> list[str]
     while leading < len(args):
         if args[leading] == _NOSTDIN:
             leading += 1
-        elif args[leading] == _PROGRESS and args[leading + 1 : leading + 2] == [progress_url]:
+        elif (args[leading] == _PROGRESS and args[leading + 1 : leading + 2] == [progress_url]) or (
+            stats_file is not None
+            and args[leading] == _VSTATS
+            and args[leading + 1 : leading + 2] == [stats_file]
+        ):
             leading += 2
         else:
             break

@@ -44,7 +44,10 @@ class FifoReader:
             if not stat.S_ISFIFO(os.lstat(self.path).st_mode):
                 os.unlink(self.path)
         if not self.path.exists():
-            os.mkfifo(self.path, 0o600)
+            os.mkfifo(self.path)
+        # Writable by ffmpeg also when a pod template runs it as another user: /tmp is the
+        # Pod's own volume, and ffmpeg exits when it cannot open its -vstats_file.
+        os.chmod(self.path, 0o666)
         read_fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         self._keepalive = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
         self._task = asyncio.create_task(self._pump(read_fd))

@@ -227,7 +227,10 @@ class RunAgent:
         self._spawned_at = spawned_at
         if self._command is None:
             with contextlib.suppress(psutil.Error):
-                self._command = strip_injected_flags(process.cmdline(), options.progress_url)
+                stats_file = None if options.stats_fifo is None else str(options.stats_fifo)
+                self._command = strip_injected_flags(
+                    process.cmdline(), options.progress_url, stats_file
+                )
         target = ForeignProcess(process, on_stop=self._on_stop, grace_s=options.stop_grace_s)
         stale = StaleWatchdog(options.stale_timeout_s, spawned_at)
         if self._progress_at is not None:

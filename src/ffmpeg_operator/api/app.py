@@ -24,7 +24,7 @@ from ffmpeg_operator.api.auth import AuthSettings, auths, install_auth, is_autho
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.config import ConfigService
 from ffmpeg_operator.api.cors import CorsMiddleware
-from ffmpeg_operator.api.errors import install_error_handlers
+from ffmpeg_operator.api.errors import ApiError, error_response, install_error_handlers
 from ffmpeg_operator.api.fastread import FastReads
 from ffmpeg_operator.api.files import FileStore
 from ffmpeg_operator.api.logbuffer import LogBuffer, attach
@@ -102,7 +102,10 @@ def create_app(
     restarts: Callable[[], dict[str, int]] | None = None,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     services: CoreServices | None = None,
+    ready: Callable[[], str | None] | None = None,
 ) -> FastAPI:
+    """``ready()`` says why the backend cannot serve yet (None: it can): ``/ready`` answers 503
+    then (a readiness probe), and so does every ``/api/v3`` call, with the reason."""
     auth = auth or AuthSettings()
     info = info or ServerInfo()
     started = time.time()
@@ -131,9 +134,31 @@ def create_app(
     def created_at() -> datetime:
         return services.config.created_at if services is not None else info.created_at
 
+    def name() -> str:
+        # Core's about names the instance by the configured name (PUT /api/v3/config).
+        configured = services.config.facts.settings.name if services is not None else ""
+        return configured or info.name
+
     @app.get("/ping", response_class=PlainTextResponse)
     async def ping() -> str:
         return "pong"
+
+    @app.get("/ready", response_class=PlainTextResponse)
+    async def readiness() -> Response:
+        waiting = ready() if ready is not None else None
+        if waiting is not None:
+            return PlainTextResponse(waiting, status_code=503)
+        return PlainTextResponse("ready")
+
+    if ready is not None:
+
+        @app.middleware("http")
+        async def not_ready_yet(request: Request, call_next: Any) -> Response:
+            waiting = ready()
+            if waiting is not None and request.url.path.startswith("/api/v3/"):
+                return error_response(request, ApiError(503, "Service Unavailable", waiting))
+            response: Response = await call_next(request)
+            return response
 
     @app.get("/api")
     async def about(request: Request) -> Response:
@@ -144,7 +169,7 @@ def create_app(
             {
                 "app": "datarhei-core",
                 "auths": auths(current),
-                "name": info.name,
+                "name": name(),
                 "id": info.instance_id,
                 "created_at": created_at().strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "uptime_seconds": int(time.time() - started),
@@ -176,7 +201,9 @@ def create_app(
 
     overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
     app.include_router(process_router(backend, overlay))
-    app.fast_reads = FastReads(backend, authenticator, overlay=overlay, cors=services is not None)
+    app.fast_reads = FastReads(
+        backend, authenticator, overlay=overlay, cors=services is not None, ready=ready
+    )
     app.include_router(playout_router(backend))
     if memfs is not None:
         app.include_router(

@@ -13,6 +13,7 @@ answers those), every other path and method.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import Headers
@@ -37,6 +38,7 @@ class FastReads:
         *,
         overlay: StateOverlay | None = None,
         cors: bool = False,
+        ready: Callable[[], str | None] | None = None,
     ) -> None:
         self.backend = backend
         self.authenticator = authenticator
@@ -44,10 +46,14 @@ class FastReads:
         self.overlay = overlay
         #: With CORS on, every /api answer varies by Origin; cross-origin reads go the long way.
         self.cors = cors
+        #: While the backend is not ready, the application answers 503 with the reason.
+        self.ready = ready
 
     async def handle(self, scope: Scope, send: Send) -> bool:
         """Answer ``scope`` when it is a single-process read; ``False`` leaves it to the app."""
         if scope["type"] != "http" or scope["method"] != "GET":
+            return False
+        if self.ready is not None and self.ready() is not None:
             return False
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
         raw = raw.split(b"?", 1)[0]
@@ -75,11 +81,13 @@ class FastReads:
         body = dumps(process_item(process, aspects))
         vary: list[bytes] = []
         extra: list[tuple[bytes, bytes]] = []
-        # The rule of ApiGZipMiddleware (Starlette's GZipMiddleware at GZIP_LEVEL).
-        if len(body) >= GZIP_MINIMUM_SIZE and "gzip" in headers.get("accept-encoding", ""):
-            body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+        # The rule of ApiGZipMiddleware (Starlette's GZipMiddleware at GZIP_LEVEL): a body of
+        # the minimum size varies by Accept-Encoding also where the client takes it plain.
+        if len(body) >= GZIP_MINIMUM_SIZE:
             vary.append(b"Accept-Encoding")
-            extra = [(b"content-encoding", b"gzip")]
+            if "gzip" in headers.get("accept-encoding", ""):
+                body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+                extra = [(b"content-encoding", b"gzip")]
         if self.cors:
             vary.append(b"Origin")
         if vary:

@@ -282,4 +282,5 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
         restarts=backend.restarts,
         lifespan=_lifespan(backend.open, backend.close, services.config),
         services=services,
+        ready=backend.waiting_for,
     )

@@ -5,7 +5,8 @@ Two collectors, as in Core: ``hls`` (playlists and segments, ``.m3u8``/``.ts``) 
 watching one stream: its reference is the playlist's name without extension, as Core derives
 it, and segments count towards the client's latest playlist. Bytes are counted as they are
 sent; a session ends after :data:`SESSION_TIMEOUT_S` without a request. Clients on
-``ip_ignorelist`` (Core's default: localhost, i.e. ffmpeg itself) are not counted.
+``ip_ignorelist`` (Core's default: localhost, i.e. ffmpeg itself) are not counted, nor are
+reads with HTTP basic credentials (ffmpeg reading ``{memfs}``, whose URL carries them).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ SESSION_TIMEOUT_S = 30.0
 #: The window the current bandwidth is averaged over.
 BITRATE_WINDOW_S = 10.0
 COLLECTORS = ("hls", "http")
+#: What marks a master playlist (it lists variant playlists, not segments).
+_MASTER_TAG = b"#EXT-X-STREAM-INF"
 
 
 @dataclass
@@ -81,8 +84,9 @@ class SessionRegistry:
         self._clock = clock
         self._ignore = [ipaddress.ip_network(net, strict=False) for net in ignore if net]
         self._collectors = {name: Collector(name) for name in COLLECTORS}
-        #: client → reference of its latest playlist (segments count towards it).
-        self._playlists: dict[str, str] = {}
+        #: client → (reference of its latest playlist, when it was read); segments count
+        #: towards it. Forgotten with the client's sessions, so the map does not grow forever.
+        self._playlists: dict[str, tuple[str, float]] = {}
 
     def collectable(self, address: str) -> bool:
         try:
@@ -91,18 +95,25 @@ class SessionRegistry:
             return True
         return not any(ip in network for network in self._ignore)
 
-    def record(self, client: str, agent: str, path: str, size: int) -> None:
-        """``size`` bytes of ``path`` sent to ``client`` (address) with user agent ``agent``."""
+    def record(
+        self, client: str, agent: str, path: str, size: int, *, master: bool = False
+    ) -> None:
+        """``size`` bytes of ``path`` sent to ``client`` (address) with user agent ``agent``.
+
+        A ``master`` playlist only names the variant playlists: as in Core, the viewer's
+        session is the variant's, so the master counts on the ``http`` collector only.
+        """
         now = self._clock()
         key = f"{client} {agent}"
         with self._lock:
+            self._forget_playlists(now)
             collectors = ["http"]
             reference = _reference(path)
-            if path.endswith(".m3u8"):
-                self._playlists[key] = reference
+            if path.endswith(".m3u8") and not master:
+                self._playlists[key] = (reference, now)
                 collectors.append("hls")
             elif path.endswith(".ts"):
-                reference = self._playlists.get(key, reference)
+                reference = self._playlists.get(key, (reference, now))[0]
                 collectors.append("hls")
             for name in collectors:
                 collector = self._collectors[name]
@@ -125,6 +136,11 @@ class SessionRegistry:
                 session.tx_bytes += size
                 session.recent.append((now, size))
                 collector.totals.tx_bytes += size
+
+    def _forget_playlists(self, now: float) -> None:
+        stale = [k for k, (_, seen) in self._playlists.items() if now - seen > SESSION_TIMEOUT_S]
+        for key in stale:
+            del self._playlists[key]
 
     def active(self, name: str) -> list[dict[str, Any]]:
         """Core's ``api.Session`` list of a collector (empty for unknown collectors)."""
@@ -166,14 +182,18 @@ class SessionRegistry:
                 "tx_bitrate": kbit * 1024,
             }
 
-    def reference_sessions(self, name: str, reference: str) -> tuple[int, int]:
-        """(current, total) sessions of ``reference`` in a collector (the widget's figures)."""
+    def reference_sessions(self, name: str, prefix: str) -> tuple[int, int]:
+        """(current, total) sessions whose reference starts with ``prefix`` (the widget's)."""
         now = self._clock()
         with self._lock:
             collector = self._collectors[name]
             collector.expire(now)
-            current = sum(1 for s in collector.active.values() if s.reference == reference)
-            ended = collector.by_reference.get(reference, _Totals()).sessions
+            current = sum(1 for s in collector.active.values() if s.reference.startswith(prefix))
+            ended = sum(
+                totals.sessions
+                for reference, totals in collector.by_reference.items()
+                if reference.startswith(prefix)
+            )
             return current, current + ended
 
     def summary(self, name: str) -> dict[str, Any]:
@@ -235,7 +255,14 @@ class SessionMiddleware:
         if not self.registry.collectable(address):
             await self.app(scope, receive, send)
             return
-        agent = Headers(scope=scope).get("user-agent", "")
+        headers = Headers(scope=scope)
+        if headers.get("authorization", "").lower().startswith("basic "):
+            # ffmpeg reading {memfs} sends the memfs credentials the placeholder carries: a
+            # process of this server, not a viewer (on Kubernetes it comes from a Pod address
+            # that no ignore list can name in advance).
+            await self.app(scope, receive, send)
+            return
+        agent = headers.get("user-agent", "")
         status = 0
 
         async def counting_send(message: Message) -> None:
@@ -243,9 +270,10 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
             elif message["type"] == "http.response.body" and status == 200:
-                size = len(message.get("body", b""))
-                if size:
-                    self.registry.record(address, agent, scope["path"], size)
+                body: bytes = message.get("body", b"")
+                if body:
+                    master = _MASTER_TAG in body and scope["path"].endswith(".m3u8")
+                    self.registry.record(address, agent, scope["path"], len(body), master=master)
             await send(message)
 
         await self.app(scope, receive, counting_send)

@@ -16,6 +16,7 @@ the completed seconds of the last :data:`WINDOW_S` of the run, like the totals o
 
 from __future__ import annotations
 
+import functools
 import math
 import posixpath
 from collections import deque
@@ -32,9 +33,11 @@ IDLE_S = 300.0
 SINCE_TOLERANCE_S = 1.5
 
 
+@functools.lru_cache(maxsize=4096)
 def memfs_stem(address: str, base_url: str) -> str | None:
     """The stem (see module docstring) of ``address`` when it lies in the memfs at
-    ``base_url``; ``None`` otherwise. Credentials in either URL do not matter.
+    ``base_url``; ``None`` otherwise. Credentials in either URL do not matter. Cached: every
+    read of a running process's state asks it for each output.
     """
     try:
         target, base = urlsplit(address), urlsplit(base_url)

@@ -14,8 +14,9 @@ containers share the process namespace:
   Its report (``FFREPORT``, the stream dump at every log level) and ``-vstats_file`` (live
   per-stream counters of encoded video) go to FIFOs in the shared ``/tmp`` that the agent
   makes and reads (:data:`REPORT_FIFO`, :data:`STATS_FIFO`). ``-vstats_file`` rather than
-  ``-stats_mux_pre``: the operator cannot know the ffmpeg version of an image, and only the
-  former exists in every version.
+  ``-stats_mux_pre`` (video *and* audio counters, ffmpeg ≥ 6.1 only): the operator cannot
+  probe an image's ffmpeg, so it uses the latter only when told the version of the default
+  image (:attr:`OperatorSettings.ffmpeg_version`) and the spec names no image of its own.
 
 The Pod meets the Pod Security Standard "restricted": non-root user, no privilege escalation,
 all capabilities dropped, RuntimeDefault seccomp, read-only root filesystem with an emptyDir on
@@ -57,7 +58,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ffmpeg_operator import __version__
-from ffmpeg_operator.core.argv import report_env, supervisor_flags
+from ffmpeg_operator.core.argv import instrumented_argv, report_env, supervisor_flags
+from ffmpeg_operator.core.ffmpeg.streamstats import supports_mux_stats
 from ffmpeg_operator.core.models import Limits, ProcessConfig
 from ffmpeg_operator.core.placeholders import PlaceholderSettings, rtmp_template, srt_template
 from ffmpeg_operator.core.prepare import PreparedProcess, prepare_process
@@ -123,7 +125,7 @@ TERMINATION_MESSAGE_PATH = "/dev/termination-log"
 
 #: FIFOs in the shared /tmp volume: ffmpeg's report and its -vstats_file (see the docstring).
 REPORT_FIFO = "/tmp/ffmpeg-report.fifo"
-STATS_FIFO = "/tmp/ffmpeg-vstats.fifo"
+STATS_FIFO = "/tmp/ffmpeg-stats.fifo"
 
 #: Variable of ffmpeg's container holding the memfs password (from a Secret), named in
 #: ``{memfs}`` as ``$(...)`` for kubelet to expand.
@@ -150,6 +152,9 @@ class OperatorSettings:
     ffmpeg_image: str = DEFAULT_IMAGE
     #: ffmpeg binary in that image (``spec.ffmpegBinary`` overrides).
     ffmpeg_binary: str = "ffmpeg"
+    #: Release of the ffmpeg in ``ffmpeg_image`` (``"7.1"``); "" = unknown. From 6.1 on, run
+    #: Pods of that image write per-stream statistics with ``-stats_mux_pre``.
+    ffmpeg_version: str = ""
     #: Image of the agent sidecar (holds ``ffmpeg-operator``).
     agent_image: str = DEFAULT_IMAGE
     agent_command: tuple[str, ...] = ("ffmpeg-operator", "agent")
@@ -359,6 +364,12 @@ def _agent_container(
     }
 
 
+def _mux_stats(spec: FFmpegProcessSpec, settings: OperatorSettings) -> bool:
+    """Whether the run's ffmpeg is known to have ``-stats_mux_pre`` (module docstring)."""
+    version = settings.ffmpeg_version
+    return bool(version) and spec.image is None and supports_mux_stats(version)
+
+
 def _ffmpeg_container(
     prepared: PreparedProcess, spec: FFmpegProcessSpec, settings: OperatorSettings
 ) -> dict[str, Any]:
@@ -370,8 +381,9 @@ def _ffmpeg_container(
         "args": kubelet_args(
             [
                 *supervisor_flags(progress_url(settings)),
-                *("-vstats_file", STATS_FIFO),
-                *prepared.command,
+                *instrumented_argv(
+                    prepared.resolved, STATS_FIFO, mux_stats=_mux_stats(spec, settings)
+                ),
             ]
         ),
         "workingDir": settings.diskfs_mount_path,

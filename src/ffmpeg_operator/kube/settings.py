@@ -16,6 +16,9 @@
 ``FFMPEG_OPERATOR_RTMP_URL``       ``{rtmp,name=...}``: ``rtmp://host:port[/app]``
 ``FFMPEG_OPERATOR_SRT_URL``        ``{srt,name=...,mode=...}``: ``srt://host:port``
 ``FFMPEG_OPERATOR_NODE_CPUS``      how many cores ``cpu_usage: 100`` means
+``FFMPEG_OPERATOR_FFMPEG_VERSION`` release of the ffmpeg in that image (``7.1``): from 6.1
+                                   on, per-stream statistics of video *and* audio
+                                   (``-stats_mux_pre``); unset: ``-vstats_file`` (video)
 =================================  ============================================================
 
 Unset or empty variables keep :class:`~ffmpeg_operator.kube.pod.OperatorSettings`' defaults.
@@ -122,6 +125,8 @@ def settings_from_env(
         changes["rtmp"] = rtmp_base_template(rtmp)
     if srt := value("SRT_URL"):
         changes["srt"] = srt_base_template(srt)
+    if version := value("FFMPEG_VERSION"):
+        changes["ffmpeg_version"] = version
     if cpus := value("NODE_CPUS"):
         try:
             changes["node_cpus"] = float(cpus)

@@ -35,7 +35,8 @@ class ActionCounters:
         return self.pods_created + self.pods_deleted + self.status_writes
 
 
-def _login() -> kopf.ConnectionInfo:
+def login() -> kopf.ConnectionInfo:
+    """kopf's login (in-cluster or kubeconfig), for this package's own client."""
     info = kopf.login_via_client(
         logger=logging.getLogger(__name__), settings=kopf.OperatorSettings()
     )
@@ -49,7 +50,7 @@ class OperatorContext:
 
     def __init__(self, config: OperatorConfig) -> None:
         self.config = config
-        self.client = KubeClient(_login)
+        self.client = KubeClient(login)
         filesystems: list[AsyncFilesystem] = []
         if config.diskfs_root is not None:
             filesystems.append(DiskVolume(config.diskfs_root))

@@ -79,6 +79,10 @@ def build_registry(
         settings.persistence.finalizer = PURGE_FINALIZER
         settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
         settings.persistence.diffbase_storage = _NoDiffBase()
+        # The handlers' `labels=` filter is kopf's, on this side: without a selector the
+        # watch streams every Pod of the scope (cluster-wide: every Pod of the cluster) into
+        # this process. The API server filters with this one.
+        settings.watching.label_selectors[_PODS[1], _PODS[2]] = PROCESS_LABEL
 
     @kopf.on.cleanup(registry=registry, id="close")
     async def close(**_: Any) -> None:

@@ -9,6 +9,7 @@ highest priority). Without ``--peering`` the operator runs standalone.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -18,7 +19,10 @@ import kopf
 
 from ffmpeg_operator.kube.settings import ENV_PREFIX, peering_priority
 from ffmpeg_operator.operator.config import OperatorConfig
+from ffmpeg_operator.operator.context import login
 from ffmpeg_operator.operator.handlers import build_registry
+from ffmpeg_operator.operator.kubeclient import KubeClient
+from ffmpeg_operator.operator.startup import required_resources, wait_for_crds
 
 __all__ = ["DEFAULT_PRIORITY", "OperatorOptions", "run_operator"]
 
@@ -51,6 +55,15 @@ class OperatorOptions:
         return peering_priority(pod) if pod else DEFAULT_PRIORITY
 
 
+async def _wait_for_crds(options: OperatorOptions) -> None:
+    client = KubeClient(login)
+    try:
+        wanted = required_resources(options.peering, options.all_namespaces)
+        await wait_for_crds(client, wanted, options.liveness)
+    finally:
+        await client.close()
+
+
 def run_operator(options: OperatorOptions, env: Mapping[str, str] | None = None) -> None:
     """Run until SIGTERM/SIGINT. Raises ValueError when no namespace is chosen."""
     env = os.environ if env is None else env
@@ -61,6 +74,7 @@ def run_operator(options: OperatorOptions, env: Mapping[str, str] | None = None)
         raise ValueError(f"choose --namespace (or {ENV_PREFIX}NAMESPACE) or --all-namespaces")
     registry, _context = build_registry(OperatorConfig.from_env(env))
     kopf.configure(verbose=options.verbose)
+    asyncio.run(_wait_for_crds(options))
     if not options.verbose:
         # kopf logs every handler call of every object ("Handler ... succeeded") at INFO:
         # with a thousand objects that is most of the operator's CPU. Problems still show.

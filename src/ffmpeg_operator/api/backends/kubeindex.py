@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from ffmpeg_operator.api.backends.kubecache import ObjectCache
-from ffmpeg_operator.api.backends.kubeclient import KubeClient, connect
+from ffmpeg_operator.api.backends.kubeclient import KubeApiError, KubeClient, connect
 from ffmpeg_operator.api.backends.kubeoptions import KubernetesOptions
 from ffmpeg_operator.api.backends.kuberuns import RunObserver
 from ffmpeg_operator.api.backends.kubeviews import ProcessView, RunView, run_view, view_of
@@ -30,6 +32,8 @@ RUN_MAX_AGE_S = 1.0
 RUN_POLL_S = 0.2
 #: Longest wait of a read for the reason of a run's end (see ``KubernetesBackend._settle``).
 SETTLE_WAIT_S = 2.0
+#: Seconds between two looks for the FFmpegProcess CRD while it is not installed.
+CRD_POLL_S = 2.0
 
 Obj = dict[str, Any]
 
@@ -58,6 +62,8 @@ class KubeIndex:
         self._config_epoch = 0
         self._system_metadata: dict[str, Any] = {}
         self._skills: Skills | None = None
+        self._waiting: str | None = "starting"
+        self._starting: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -92,15 +98,48 @@ class KubeIndex:
             on_change=self._on_pod_change,
             watch=False,
         )
+        try:
+            await self._start_caches()
+        except KubeApiError as error:
+            if not error.not_found:
+                raise
+            # No CRD yet (a fresh cluster, a one-shot GitOps apply): serve /ping, answer 503
+            # on /ready and the process API, and start once it appears, without a restart.
+            self._waiting = f"waiting for the FFmpegProcess CRD ({PLURAL}.{GROUP}) to be installed"
+            log.warning("%s; not ready until then (checking every %g s)", self._waiting, CRD_POLL_S)
+            self._starting = asyncio.create_task(self._wait_for_crd(), name="wait for the CRD")
+
+    def waiting_for(self) -> str | None:
+        """Why the backend cannot serve yet, or None once it can."""
+        return self._waiting
+
+    async def _start_caches(self) -> None:
+        assert self._processes is not None and self._pods is not None
         await self._processes.start()
         await self._pods.start()
+        self._waiting = None
         log.info(
             "serving FFmpegProcess objects of namespace %s (%d found)",
             self.namespace,
             len(self._views),
         )
 
+    async def _wait_for_crd(self) -> None:
+        while True:
+            await asyncio.sleep(CRD_POLL_S)
+            try:
+                await self._start_caches()
+            except KubeApiError as error:
+                if not error.not_found:
+                    log.warning("listing FFmpegProcess objects failed: %s", error)
+                continue
+            return
+
     async def close(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._starting
         for cache in (self._processes, self._pods):
             if cache is not None:
                 await cache.close()

@@ -10,7 +10,9 @@ datarhei keeps a stopped run's report (:meth:`RunObserver.archived`):
 - the log of a run whose Pod is over never changes and is read once; a live run's log is read
   again after :attr:`RunObserver.log_ttl`. A log is read as its head (the prelude is at the start,
   :data:`HEAD_BYTES`) and, only when it is longer, its last :data:`TAIL_LINES` lines (the
-  report keeps the last 50 non-progress lines), with kubelet's timestamps.
+  report keeps the last 50 non-progress lines), with kubelet's timestamps. A run's prelude is
+  kept once complete: after kubelet rotated a long run's log, its head is no longer ffmpeg's
+  start (an API restarted after a rotation has only what the log still holds).
 """
 
 from __future__ import annotations
@@ -72,6 +74,9 @@ class RunObserver:
     redactor: Redactor = field(default_factory=Redactor)
     _logs: dict[str, _LogEntry] = field(default_factory=dict)
     _agents: dict[str, _AgentEntry] = field(default_factory=dict)
+    #: Pod uid -> the run's prelude, once complete (a log line followed it). kubelet rotates a
+    #: long run's log (10 Mi by default): its head is then no longer ffmpeg's start.
+    _preludes: dict[str, list[str]] = field(default_factory=dict)
     #: owner (FFmpegProcess) uid -> run number -> the last report entry read of a vanished Pod
     _archive: dict[str, dict[int, ReportHistoryEntry]] = field(default_factory=dict)
     _inflight: dict[tuple[str, str], asyncio.Future[Any]] = field(default_factory=dict)
@@ -85,6 +90,7 @@ class RunObserver:
     def forget(self, run: RunView) -> None:
         """The Pod is gone: keep the report entry last read of it, drop the rest."""
         self._agents.pop(run.uid, None)
+        self._preludes.pop(run.uid, None)
         cached = self._logs.pop(run.uid, None)
         if cached is None or not run.owner_uid:
             return
@@ -184,6 +190,11 @@ class RunObserver:
         if entry is None:
             # Not readable (not started yet, or the Pod is going): what was read before.
             return cached.entry if cached is not None else ReportHistoryEntry(created_at=created_at)
+        pinned = self._preludes.get(run.uid)
+        if pinned is not None:
+            entry = entry.model_copy(update={"prelude": pinned})
+        elif entry.prelude and entry.log:
+            self._preludes[run.uid] = list(entry.prelude)
         self._logs[run.uid] = _LogEntry(entry, time.monotonic(), final)
         return entry
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 from email.utils import formatdate
 
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from ffmpeg_operator.api.errors import ApiError
 from ffmpeg_operator.api.files import FileInfo, FileStore
@@ -116,14 +119,23 @@ def fs_router(stores: dict[str, FileStore]) -> APIRouter:
     return router
 
 
+class _OutsideApiRoute(APIRoute):
+    """A route that never matches below ``/api``: unknown API paths keep the router's own
+    404/405 (``HEAD /api/v3/process`` stays 405), as Core's ``/api`` group has them."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path: str = scope.get("path", "")
+        if path == "/api" or path.startswith("/api/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def root_router(disk: FileStore) -> APIRouter:
     """``GET``/``HEAD`` of every other path outside ``/api``: the disk store, as Core's ``/``."""
-    router = APIRouter()
+    router = APIRouter(route_class=_OutsideApiRoute)
 
     @router.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def get_root_file(path: str, request: Request) -> Response:
-        if request.url.path == "/api" or request.url.path.startswith("/api/"):
-            raise ApiError(404, "Not Found", "Not Found")
         return await run_in_threadpool(file_response, disk, "/" + path, request.method)
 
     return router

@@ -13,6 +13,7 @@ log levels) or take its counters from ``-progress`` instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,12 +22,20 @@ from ffmpeg_operator.core.ffmpeg.sample import ProgressSample
 from ffmpeg_operator.core.ffmpeg.stats import is_progress_line, parse_stats_line
 from ffmpeg_operator.core.report import PRELUDE_HEAD_LINES, PRELUDE_TAIL_LINES, PreludeCollector
 
+#: What ffmpeg prints first on stderr when ``FFREPORT`` is set (the supervisor sets it to read
+#: the stream dump at every log level). Core sets no report, so these lines are not shown.
+_REPORT_BANNER = re.compile(
+    r"^(?:\S+ started on [0-9]{4}-[0-9]{2}-[0-9]{2} at [0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"|Report written to \".*\"|Log level: [0-9]+)$"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class StderrLine:
     """What one stderr line means."""
 
-    kind: Literal["log", "progress"]
+    #: ``hidden``: a line of the report banner, neither logged nor part of the prelude.
+    kind: Literal["log", "progress", "hidden"]
     #: Counters of a stats line (also of audio-only ``size=`` lines, which Core logs).
     sample: ProgressSample | None = None
     #: True when Core would use this line as progress: a ``frame=`` line after the prelude
@@ -42,6 +51,7 @@ class StockStderr:
     ) -> None:
         self._collector = PreludeCollector(head_lines, tail_lines)
         self._dump: PreludeDump | None = None
+        self._banner = True  # the report banner can only be the first lines
 
     @property
     def prelude_complete(self) -> bool:
@@ -62,6 +72,10 @@ class StockStderr:
 
     def feed(self, line: str) -> StderrLine:
         """Classify one line (already split, non-empty) and update the prelude state."""
+        if self._banner:
+            if _REPORT_BANNER.match(line):
+                return StderrLine("hidden")
+            self._banner = False
         sample = parse_stats_line(line)
         if not is_progress_line(line):
             self._collector.add(line)

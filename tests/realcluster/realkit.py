@@ -1,0 +1,143 @@
+"""Helpers of the real-cluster tier: kubectl and helm on the local cluster, its audit log, etcd."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "cluster"))
+
+import cluster  # noqa: E402  (tests/cluster is no package: its scripts run standalone)
+
+T = TypeVar("T")
+Obj = dict[str, Any]
+
+NAMESPACE = "ffmpeg-rc"
+RELEASE = "ffmpeg-operator"
+OPERATOR = f"{RELEASE}-operator"
+API = f"{RELEASE}-api"
+IMAGE_REPOSITORY = "ffmpeg-operator"
+IMAGE_TAG = "e2e"
+API_PASSWORD = "rc-password"
+
+
+@dataclass(frozen=True)
+class Kube:
+    """kubectl and helm bound to the local cluster's kubeconfig and context."""
+
+    kubeconfig: Path
+    kubectl: str
+    helm: str
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def run(
+        self, *args: str, stdin: str | None = None, timeout: float = 60, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        command = [self.kubectl, "--context", cluster.CONTEXT, *args]
+        result = subprocess.run(
+            command, input=stdin, capture_output=True, text=True, timeout=timeout,
+            check=False, env=self.env(),
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def helm_run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        command = [self.helm, "--kube-context", cluster.CONTEXT, *args]
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=False, env=self.env()
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"helm {' '.join(args)} failed: {result.stderr.strip()}")
+        return result
+
+    def apply(self, objects: list[Obj], *extra: str) -> subprocess.CompletedProcess[str]:
+        text = yaml.safe_dump_all(objects)
+        return self.run("apply", "--server-side", "--force-conflicts", "-f", "-", *extra,
+                        stdin=text)  # fmt: skip
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "-o", "json").stdout)
+
+    def get(self, kind: str, name: str, namespace: str = NAMESPACE) -> Obj | None:
+        result = self.run("get", kind, name, "-n", namespace, "-o", "json", check=False)
+        if result.returncode != 0:
+            if "NotFound" in result.stderr:
+                return None
+            raise AssertionError(result.stderr)
+        found: Obj = json.loads(result.stdout)
+        return found
+
+    def items(self, kind: str, *selector: str, namespace: str = NAMESPACE) -> list[Obj]:
+        found: list[Obj] = self.json("get", kind, "-n", namespace, *selector)["items"]
+        return found
+
+
+def eventually(probe: Callable[[], T | None], timeout: float, what: str, every: float = 0.5) -> T:
+    """The first truthy result of ``probe`` within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(every)
+
+
+def audit_events(since: float = 0.0) -> list[Obj]:
+    """The apiserver's audit events of workload ServiceAccounts (see cluster.audit_policy)."""
+    path = cluster.audit_log(cluster.layout())
+    events = []
+    for line in path.read_text().splitlines():
+        event = json.loads(line)
+        if event.get("stage") != "ResponseComplete":
+            continue
+        stamp = event.get("requestReceivedTimestamp", "")
+        if since and _epoch(stamp) < since:
+            continue
+        events.append(event)
+    return events
+
+
+def _epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def calling_pod(event: Obj) -> str | None:
+    """The Pod whose bound ServiceAccount token made the call."""
+    names = event.get("user", {}).get("extra", {}).get("authentication.kubernetes.io/pod-name")
+    return names[0] if names else None
+
+
+def etcd_compact() -> int:
+    """Compact etcd to its current revision: every older resourceVersion is gone for good."""
+    base = f"http://127.0.0.1:{cluster.ETCD_CLIENT_PORT}/v3"
+    header = _etcd_post(f"{base}/kv/range", {"key": "AA==", "limit": 1})["header"]
+    revision = int(header["revision"])
+    _etcd_post(f"{base}/kv/compaction", {"revision": revision, "physical": True})
+    return revision
+
+
+def _etcd_post(url: str, body: Obj) -> Obj:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer: Obj = json.loads(response.read())
+    return answer
