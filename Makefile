@@ -85,7 +85,8 @@ e2e-kind:
 	$(HELM) upgrade --install $(E2E_RELEASE) helm/ffmpeg-operator \
 		--kube-context kind-$(E2E_CLUSTER) --namespace $(E2E_NAMESPACE) --create-namespace \
 		--set image.repository=$(E2E_IMAGE_REPOSITORY) --set image.tag=$(E2E_IMAGE_TAG) \
-		--set auth.password=$(E2E_API_PASSWORD) --set 'diskfs.accessModes={ReadWriteOnce}' \
+		--set auth.password=$(E2E_API_PASSWORD) \
+		--set diskfs.type=claim --set 'diskfs.accessModes={ReadWriteOnce}' \
 		--wait --timeout 5m
 	E2E_KUBE_CONTEXT=kind-$(E2E_CLUSTER) E2E_NAMESPACE=$(E2E_NAMESPACE) \
 		E2E_RELEASE=$(E2E_RELEASE) E2E_API_PASSWORD=$(E2E_API_PASSWORD) KUBECTL=$(KUBECTL) \
@@ -156,7 +157,8 @@ e2e-local: $(STAMP) cluster-up cluster-images
 	&& helm upgrade --install $(E2E_RELEASE) helm/ffmpeg-operator \
 		--kube-context $(LOCAL_CONTEXT) --namespace $(E2E_NAMESPACE) --create-namespace \
 		--set image.repository=$(E2E_IMAGE_REPOSITORY) --set image.tag=$(E2E_IMAGE_TAG) \
-		--set auth.password=$(E2E_API_PASSWORD) --set 'diskfs.accessModes={ReadWriteOnce}' \
+		--set auth.password=$(E2E_API_PASSWORD) \
+		--set diskfs.type=claim --set 'diskfs.accessModes={ReadWriteOnce}' \
 		--wait --timeout 5m \
 	&& E2E_KUBE_CONTEXT=$(LOCAL_CONTEXT) E2E_NAMESPACE=$(E2E_NAMESPACE) \
 		E2E_RELEASE=$(E2E_RELEASE) E2E_API_PASSWORD=$(E2E_API_PASSWORD) KUBECTL=$(KUBECTL) \
