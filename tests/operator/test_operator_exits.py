@@ -33,7 +33,7 @@ def test_a_memory_limit_stop_reaches_the_status(cluster: OperatorHarness) -> Non
     exceeded = cluster.wait(
         lambda: (c := cluster.condition("cam1", "LimitExceeded")).get("status") == "True" and c,
         60,
-        f"no LimitExceeded: {cluster.status('cam1')}",
+        "no LimitExceeded condition",
     )
 
     assert exceeded["reason"] == "LimitExceeded"
