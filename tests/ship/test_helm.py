@@ -587,6 +587,14 @@ def test_api_without_diskfs_mounts_no_claim() -> None:
     assert "FFMPEG_OPERATOR_API_DISK_DIR" not in env_values(docs, API)
 
 
+def test_host_names_are_the_ingress_hosts_unless_given() -> None:
+    assert "FFMPEG_OPERATOR_HOST_NAMES" not in env_values(render({}), API)
+    ingress = env_values(render(VALUE_SETS["ingress"]), API)
+    assert ingress["FFMPEG_OPERATOR_HOST_NAMES"] == "ffmpeg.example.org"
+    given = render({"api": {"hostNames": ["a.example", "b.example"]}})
+    assert env_values(given, API)["FFMPEG_OPERATOR_HOST_NAMES"] == "a.example,b.example"
+
+
 def test_ui_dir_value_serves_a_ui_build() -> None:
     assert "FFMPEG_OPERATOR_UI_DIR" not in env_values(render({}), API)
     docs = render({"api": {"uiDir": "/srv/restreamer-ui"}})
