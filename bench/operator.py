@@ -11,6 +11,9 @@ the emulator):
     scale, the same path through the least kopf operator (``bench/kopf_floor.py``: a daemon
     that POSTs one Pod) shows what the framework itself costs;
 (b) the operator's RSS idle and with those 1,000 objects (and their Pods) in its indexes;
+(d) the operator's RSS with those 1,000 objects and 10,000 unrelated Pods in the namespace,
+    beside (b) in the same run: the operator lists and watches run Pods only (a server-side
+    label selector), so the unrelated Pods must cost it nothing;
 (c) status writes per running process: a few processes run for real (the pod runner plays
     kubelet: agent + ffmpeg per Pod), and every status write is counted from a watch on the
     objects, during a window that starts once all of them run (target: at most 10 per 5 min,
@@ -70,6 +73,7 @@ class Plan:
     objects: int  # (a), (b)
     running: int  # (c) processes that run for real
     window_s: float  # (c) steady-state window
+    unrelated: int = 10_000  # (d) Pods of other workloads in the namespace
 
     @classmethod
     def full(cls) -> Plan:
@@ -195,20 +199,39 @@ def bare_creation(directory: Path, count: int) -> float:
         return asyncio.run(_post_all(emulator.url, f"/api/v1/namespaces/{NAMESPACE}/pods", pods))
 
 
-def operator_creation(directory: Path, count: int) -> tuple[list[Figure], dict[str, float]]:
+def _unrelated_pods(emulator: RunningEmulator, count: int) -> None:
+    """``count`` Pods of another workload (no run Pod label), as a busy namespace has."""
+    if emulator.get(NAMESPACES, None, NAMESPACE) is None:
+        emulator.create(NAMESPACES, {"metadata": {"name": NAMESPACE}})
+    for index in range(count):
+        emulator.create(
+            PODS,
+            {
+                "metadata": {"name": f"web-{index:05d}", "labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+            },
+            NAMESPACE,
+        )
+
+
+def operator_creation(
+    directory: Path, count: int, unrelated: int = 0
+) -> tuple[list[Figure], dict[str, float]]:
     path = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}"
     bodies = [_process(f"p{index:04d}") for index in range(count)]
     directory.mkdir(parents=True, exist_ok=True)
-    with (
-        RunningEmulator(directory) as emulator,
-        operator_process(emulator, directory / "operator.log") as operator,
-    ):
+    with contextlib.ExitStack() as stack:
+        emulator = stack.enter_context(RunningEmulator(directory))
+        _unrelated_pods(emulator, unrelated)
+        operator = stack.enter_context(operator_process(emulator, directory / "operator.log"))
         time.sleep(2.0)
         idle_rss = operator.memory_info().rss / 2**20
         idle_cpu = operator.cpu_times()
         started = time.perf_counter()
         posted = asyncio.run(_post_all(emulator.url, path, bodies))
-        done = _wait(lambda: _count(emulator, PODS, NAMESPACE) >= count, 600, "the Pods")
+        done = _wait(
+            lambda: _count(emulator, PODS, NAMESPACE) >= count + unrelated, 600, "the Pods"
+        )
         elapsed = done - started
         # Let the status writes and events that follow the Pods settle, then weigh it.
         settle = _wait(lambda: _statuses(emulator) >= count, 600, "the statuses")
@@ -270,7 +293,17 @@ def creation(directory: Path, plan: Plan) -> list[Figure]:
     bare = bare_creation(directory / "bare", plan.objects)
     floor = floor_creation(directory / "floor", plan.objects)
     figures, timings = operator_creation(directory / "operator", plan.objects)
+    _, busy = operator_creation(directory / "busy", plan.objects, plan.unrelated)
     pods = timings["pods_s"]
+    busy_figure = Figure(
+        f"(d) operator RSS, {plan.objects} processes + {plan.unrelated} unrelated Pods",
+        busy["loaded_rss_mib"],
+        "MiB",
+        target=256.0,
+        reference=f"without the unrelated Pods {timings['loaded_rss_mib']:.1f} MiB (b)",
+        note=f"ratio {busy['loaded_rss_mib'] / timings['loaded_rss_mib']:.2f}; idle "
+        f"{busy['idle_rss_mib']:.1f} MiB with them",
+    )
     return [
         Figure(
             f"(a) {plan.objects} objects -> {plan.objects} Pods",
@@ -290,6 +323,7 @@ def creation(directory: Path, plan: Plan) -> list[Figure]:
             note=f"the least kopf operator (a daemon POSTing the Pod): {floor / bare:.1f}x",
         ),
         *figures,
+        busy_figure,
     ]
 
 

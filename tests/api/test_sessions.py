@@ -29,6 +29,7 @@ def test_two_clients_are_two_sessions_of_one_reference() -> None:
     registry.record("10.0.0.1", "a", "/chan.m3u8", 10)
     registry.record("10.0.0.2", "a", "/chan.m3u8", 10)
     assert registry.reference_sessions("hls", "chan") == (2, 2)
+    assert registry.reference_sessions("hls", "other") == (0, 0)
 
 
 def test_a_session_ends_after_the_timeout_and_stays_in_the_totals() -> None:
@@ -64,3 +65,12 @@ def test_unknown_collectors_have_no_sessions() -> None:
     registry = SessionRegistry()
     assert registry.active("rtmp") == []
     assert registry.figures("srt")["active"] == 0
+
+
+def test_master_playlist_is_no_session_of_its_own() -> None:
+    registry = SessionRegistry(clock=Clock())
+    registry.record("10.0.0.1", "a", "/chan.m3u8", 100, master=True)
+    registry.record("10.0.0.1", "a", "/chan_output_0.m3u8", 200)
+    registry.record("10.0.0.1", "a", "/chan_output_0_5.ts", 1000)
+    (session,) = registry.active("hls")
+    assert (session["reference"], session["bytes_tx"]) == ("chan_output_0", 1200)

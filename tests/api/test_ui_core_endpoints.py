@@ -257,6 +257,26 @@ def test_viewer_of_a_memfs_stream_is_an_active_hls_session(
         api.delete(f"/api/v3/fs/mem/{channel}_0.ts")
 
 
+def test_viewer_of_a_master_playlist_is_one_session_of_its_variant(
+    api: httpx.Client, viewer: httpx.Client
+) -> None:
+    channel = _name()
+    master = f"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\n{channel}_output_0.m3u8\n"
+    api.put(f"/api/v3/fs/mem/{channel}.m3u8", content=master.encode())
+    api.put(f"/api/v3/fs/mem/{channel}_output_0.m3u8", content=b"#EXTM3U\n#EXTINF:2.0,\n")
+    try:
+        viewer.get(f"/memfs/{channel}.m3u8")
+        viewer.get(f"/memfs/{channel}_output_0.m3u8")
+        active = api.get("/api/v3/session/active", params={"collectors": "hls"}).json()["hls"]
+        # The UI counts sessions whose reference starts with the channel ID: one viewer.
+        assert [s["reference"] for s in active if s["reference"].startswith(channel)] == [
+            f"{channel}_output_0"
+        ]
+    finally:
+        api.delete(f"/api/v3/fs/mem/{channel}.m3u8")
+        api.delete(f"/api/v3/fs/mem/{channel}_output_0.m3u8")
+
+
 def test_localhost_reader_is_not_counted_as_a_viewer(api: httpx.Client) -> None:
     channel = _name()
     api.put(f"/api/v3/fs/mem/{channel}.m3u8", content=b"#EXTM3U\n")
@@ -357,17 +377,20 @@ def test_widget_counts_the_viewers_of_a_process(api: httpx.Client, viewer: httpx
     pid = _name()
     config = {
         "id": pid,
+        "reference": pid,
         "input": [{"id": "in", "address": "testsrc", "options": ["-f", "lavfi"]}],
         "output": [{"id": "out", "address": "-", "options": ["-f", "null"]}],
         "autostart": False,
     }
     assert api.post("/api/v3/process", json=config).status_code == 200
-    api.put(f"/api/v3/fs/mem/{pid}.m3u8", content=b"#EXTM3U\n")
+    api.put(f"/api/v3/fs/mem/{pid}_output_0.m3u8", content=b"#EXTM3U\n")
     try:
-        viewer.get(f"/memfs/{pid}.m3u8")
+        viewer.get(f"/memfs/{pid}_output_0.m3u8")
         widget = viewer.get(f"/api/v3/widget/process/{pid}")
         assert widget.status_code == 200
         assert widget.json() == {"current_sessions": 1, "total_sessions": 1, "uptime": 0}
-        assert viewer.get(f"/api/v3/widget/process/{_name()}").status_code == 404
+        unknown = viewer.get(f"/api/v3/widget/process/{_name()}")
+        assert unknown.status_code == 404
+        assert unknown.json()["message"] == "Unknown process ID"
     finally:
-        api.delete(f"/api/v3/fs/mem/{pid}.m3u8")
+        api.delete(f"/api/v3/fs/mem/{pid}_output_0.m3u8")

@@ -27,6 +27,8 @@ SESSION_TIMEOUT_S = 30.0
 #: The window the current bandwidth is averaged over.
 BITRATE_WINDOW_S = 10.0
 COLLECTORS = ("hls", "http")
+#: What marks a master playlist (it lists variant playlists, not segments).
+_MASTER_TAG = b"#EXT-X-STREAM-INF"
 
 
 @dataclass
@@ -93,15 +95,21 @@ class SessionRegistry:
             return True
         return not any(ip in network for network in self._ignore)
 
-    def record(self, client: str, agent: str, path: str, size: int) -> None:
-        """``size`` bytes of ``path`` sent to ``client`` (address) with user agent ``agent``."""
+    def record(
+        self, client: str, agent: str, path: str, size: int, *, master: bool = False
+    ) -> None:
+        """``size`` bytes of ``path`` sent to ``client`` (address) with user agent ``agent``.
+
+        A ``master`` playlist only names the variant playlists: as in Core, the viewer's
+        session is the variant's, so the master counts on the ``http`` collector only.
+        """
         now = self._clock()
         key = f"{client} {agent}"
         with self._lock:
             self._forget_playlists(now)
             collectors = ["http"]
             reference = _reference(path)
-            if path.endswith(".m3u8"):
+            if path.endswith(".m3u8") and not master:
                 self._playlists[key] = (reference, now)
                 collectors.append("hls")
             elif path.endswith(".ts"):
@@ -174,14 +182,18 @@ class SessionRegistry:
                 "tx_bitrate": kbit * 1024,
             }
 
-    def reference_sessions(self, name: str, reference: str) -> tuple[int, int]:
-        """(current, total) sessions of ``reference`` in a collector (the widget's figures)."""
+    def reference_sessions(self, name: str, prefix: str) -> tuple[int, int]:
+        """(current, total) sessions whose reference starts with ``prefix`` (the widget's)."""
         now = self._clock()
         with self._lock:
             collector = self._collectors[name]
             collector.expire(now)
-            current = sum(1 for s in collector.active.values() if s.reference == reference)
-            ended = collector.by_reference.get(reference, _Totals()).sessions
+            current = sum(1 for s in collector.active.values() if s.reference.startswith(prefix))
+            ended = sum(
+                totals.sessions
+                for reference, totals in collector.by_reference.items()
+                if reference.startswith(prefix)
+            )
             return current, current + ended
 
     def summary(self, name: str) -> dict[str, Any]:
@@ -258,9 +270,10 @@ class SessionMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
             elif message["type"] == "http.response.body" and status == 200:
-                size = len(message.get("body", b""))
-                if size:
-                    self.registry.record(address, agent, scope["path"], size)
+                body: bytes = message.get("body", b"")
+                if body:
+                    master = _MASTER_TAG in body and scope["path"].endswith(".m3u8")
+                    self.registry.record(address, agent, scope["path"], len(body), master=master)
             await send(message)
 
         await self.app(scope, receive, counting_send)

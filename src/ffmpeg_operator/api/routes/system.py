@@ -65,12 +65,16 @@ def system_router(
     async def widget(pid: str) -> Response:
         process_id = path_param(pid)
         try:
+            config = await backend.get_config(process_id)
             state = await backend.get_state(process_id)
         except UnknownProcessError as error:
-            raise ApiError(404, "Process not found", process_id) from error
-        current, total = sessions.reference_sessions("hls", process_id)
+            raise ApiError(404, "Unknown process ID", process_id) from error
+        # As Core: the viewers of every stream whose name starts with the process reference
+        # (the UI names its streams after the channel, its reference).
+        current, total = sessions.reference_sessions("hls", config.reference)
+        uptime = state.runtime_seconds if state.exec == "running" else 0
         return json_response(
-            {"current_sessions": current, "total_sessions": total, "uptime": state.runtime_seconds}
+            {"current_sessions": current, "total_sessions": total, "uptime": uptime}
         )
 
     @router.get("/api/v3/metrics")
