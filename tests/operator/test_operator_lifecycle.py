@@ -36,6 +36,7 @@ def test_stopping_deletes_the_run_pod_and_ffmpeg_finishes(cluster: OperatorHarne
     cluster.start_operator()
     cluster.create("cam1")
     cluster.wait_running("cam1")
+    cluster.wait_transcoding("cam1-1")
 
     cluster.patch_spec("cam1", desiredState="stopped")
 
@@ -95,6 +96,7 @@ def test_a_restart_request_ends_the_run_and_reconnect_brings_it_back(
     cluster.start_operator()
     cluster.create("cam1", reconnect=True, reconnectDelaySeconds=1)
     cluster.wait_running("cam1")
+    cluster.wait_transcoding("cam1-1")
 
     cluster.patch_spec("cam1", restartRequest="token-1")
 
