@@ -165,6 +165,15 @@ class OperatorHarness:
             f"{name} never reached {states}: {self.status(name)}",
         )
 
+    def wait_transcoding(self, pod: str, timeout: float = 20.0) -> None:
+        """Until ffmpeg in ``pod`` has opened its output: its signal handlers are in place then
+        (a SIGTERM before that kills it; the Pod runs from its first instruction on)."""
+        self.wait(
+            lambda: "Output #0" in self.pods.log(NAMESPACE, pod, "ffmpeg"),
+            timeout,
+            f"ffmpeg in {pod} never opened its output",
+        )
+
     def wait_running(self, name: str, timeout: float = 20.0) -> Obj:
         return self.wait(
             lambda: self.condition(name, "Running").get("status") == "True" and self.status(name),
