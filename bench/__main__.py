@@ -1,4 +1,4 @@
-"""``python -m bench [embedded|operator|kubernetes] [--quick]``: run a benchmark, print a table."""
+"""``python -m bench [SUITE] [--quick]``: run a benchmark (embedded by default), print a table."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
         "suite",
         nargs="?",
         default="embedded",
-        choices=["embedded", "embedded-targets", "operator", "kubernetes"],
+        choices=["embedded", "embedded-targets", "operator", "kubernetes", "realcluster"],
         help="what to measure",
     )
     parser.add_argument(
@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench import kubernetes
 
         return kubernetes.main(quick=args.quick)
+    if args.suite == "realcluster":
+        # The same figures on the local cluster of tests/cluster (make cluster-up cluster-images).
+        from bench import realcluster
+
+        return realcluster.main(quick=args.quick)
     if args.suite == "embedded-targets":
         return embedded.main(quick=args.quick)
     from bench import sidebyside

@@ -571,13 +571,31 @@ def test_api_may_touch_only_its_settings_secret_which_the_chart_keeps() -> None:
 
 
 def test_api_serves_diskfs_from_the_claim_the_run_pods_use() -> None:
-    docs = render({})
+    docs = render({"diskfs": {"type": "claim"}})
     pod = one(docs, "Deployment", API)["spec"]["template"]["spec"]
     volume = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)
     assert volume["persistentVolumeClaim"]["claimName"] == f"{FULLNAME}-diskfs"
     mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume["name"])
     assert env_values(docs, API)["FFMPEG_OPERATOR_API_DISK_DIR"] == mount["mountPath"]
     assert env_values(docs, OPERATOR)["FFMPEG_OPERATOR_DISKFS_PATH"] == mount["mountPath"]
+
+
+def test_every_claim_a_deployment_mounts_is_rendered_by_default() -> None:
+    # A default install referenced a claim it did not create (diskfs an emptyDir per run, the
+    # API still mounting the claim): the API Pod stayed Pending on a real cluster.
+    docs = render({})
+    claims = {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        for volume in deployment["spec"]["template"]["spec"].get("volumes", []):
+            if "persistentVolumeClaim" in volume:
+                assert volume["persistentVolumeClaim"]["claimName"] in claims, volume
+
+
+def test_api_without_a_diskfs_claim_mounts_none() -> None:
+    docs = render({})
+    pod = one(docs, "Deployment", API)["spec"]["template"]["spec"]
+    assert not any("persistentVolumeClaim" in v for v in pod["volumes"])
+    assert "FFMPEG_OPERATOR_API_DISK_DIR" not in env_values(docs, API)
 
 
 def test_api_without_diskfs_mounts_no_claim() -> None:
