@@ -88,7 +88,8 @@ async def ensure_secret(
     unkept = any(annotations.get(key) != value for key, value in KEEP.items())
     if missing or unkept:
         version = body["metadata"]["resourceVersion"]
-        patch: dict[str, Any] = {"metadata": {"resourceVersion": version, "annotations": dict(KEEP)}}
+        metadata = {"resourceVersion": version, "annotations": dict(KEEP)}
+        patch: dict[str, Any] = {"metadata": metadata}
         if missing:
             patch["data"] = missing
         status, body = await client.request("PATCH", f"{path}/{quote(name)}", patch, _MERGE_PATCH)
