@@ -799,6 +799,9 @@ def test_default_secret_is_made_once_by_a_hook_with_random_values_for_the_passwo
     role = one(docs, "Role", SECRET_HOOK)
     named = next(rule for rule in role["rules"] if "resourceNames" in rule)
     assert named["resourceNames"] == [name]
+    # patch: to add missing keys, and to mark a Secret an earlier chart rendered
+    # helm.sh/resource-policy: keep before helm upgrade would delete it.
+    assert named["verbs"] == ["get", "patch"]
     for kind in ("ServiceAccount", "Role", "RoleBinding"):
         hooked = one(docs, kind, SECRET_HOOK)["metadata"]["annotations"]
         assert int(hooked["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
