@@ -245,6 +245,9 @@ def test_watches_resume_after_the_apiserver_restarts_over_a_compacted_etcd(
         (API_SA, "get secrets", False),
         (API_SA, f"get secrets/{SETTINGS_SECRET}", True),
         (API_SA, f"patch secrets/{SETTINGS_SECRET}", True),
+        (API_SA, f"update secrets/{SETTINGS_SECRET}", True),
+        (API_SA, "create secrets", True),  # the settings Secret, on the first save
+        (API_SA, "list secrets", False),
         (API_SA, f"get secrets/{RELEASE}-auth", False),
     ],
 )
