@@ -147,6 +147,13 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
             help="Comma-separated origins allowed on /memfs and / (the API allows any).",
         ),
     ] = "*",
+    host_names: Annotated[
+        str,
+        typer.Option(
+            envvar="FFMPEG_OPERATOR_HOST_NAMES",
+            help="Comma-separated public host names (Core's host.name; the UI's public URLs).",
+        ),
+    ] = "",
     session_ip_ignorelist: Annotated[
         str,
         typer.Option(
@@ -180,6 +187,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
         settings_secret=settings_secret or None,
         cors_origins=_split(cors_origins),
         session_ignore=_split(session_ip_ignorelist),
+        host_names=_split(host_names),
     )
     for network in options.session_ignore:
         try:

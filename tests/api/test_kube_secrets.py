@@ -85,6 +85,8 @@ def test_run_pods_read_the_memfs_password_from_the_secret(
         "valueFrom": {"secretKeyRef": {"name": MEMFS_SECRET, "key": MEMFS_SECRET_KEY}},
     } in ffmpeg["env"]
     assert any("admin:$(FFMPEG_OPERATOR_MEMFS_PASSWORD)@" in arg for arg in ffmpeg["args"])
+    # No log tail of a failed ffmpeg (naming the URLs it opened) copied into the Pod's status.
+    assert ffmpeg["terminationMessagePolicy"] == "File"
 
 
 def test_api_command_state_and_report_show_no_memfs_password(

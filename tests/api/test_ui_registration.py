@@ -145,6 +145,8 @@ def test_kubernetes_registration_is_kept_in_the_secret(
     kube_api_with_secret: LiveServer, kube_backend_server: BackendServer
 ) -> None:
     emulator = kube_backend_server.kube.emulator
+    # No chart or build renders it (a render would reset it): the API creates it.
+    assert emulator.get("v1/secrets", "default", SECRET_NAME) is None
     with kube_api_with_secret.client() as client:
         _register_and_reload(client)
         secret = emulator.get("v1/secrets", "default", SECRET_NAME)
@@ -162,6 +164,23 @@ def test_kubernetes_registration_is_kept_in_the_secret(
                 path.unlink()
         kube_api_with_secret.start()
         _assert_enforced(client)
+
+
+def test_kubernetes_registration_fills_the_secret_an_earlier_chart_left(
+    kube_api_with_secret: LiveServer, kube_backend_server: BackendServer
+) -> None:
+    # Earlier chart versions rendered it empty with resource-policy keep; an upgrade keeps it.
+    emulator = kube_backend_server.kube.emulator
+    keep = {"helm.sh/resource-policy": "keep"}
+    emulator.create("v1/secrets", {"metadata": {"name": SECRET_NAME, "annotations": keep},
+                                   "type": "Opaque"}, "default")  # fmt: skip
+    with kube_api_with_secret.client() as client:
+        _register_and_reload(client)
+    secret = emulator.get("v1/secrets", "default", SECRET_NAME)
+    assert secret is not None
+    assert secret["metadata"]["annotations"] == keep
+    stored = json.loads(base64.b64decode(secret["data"]["config.json"]))
+    assert stored["api"]["auth"]["username"] == "admin"
 
 
 def test_configured_name_is_the_name_of_the_instance(tmp_path: Path) -> None:

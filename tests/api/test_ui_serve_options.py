@@ -66,3 +66,15 @@ def test_ui_dir_is_served_at_ui_with_a_redirect_from_the_bare_path(tmp_path: Pat
             ("text/javascript", "application/javascript")
         )
         assert client.get("/ui/missing.js").status_code == 404
+
+
+def test_host_names_from_the_command_line_are_an_override(tmp_path: Path) -> None:
+    args = ("--host-names", "live.example,cdn.example")
+    with live_server(tmp_path / "data", args=args) as server, server.client() as client:
+        config = client.get("/api/v3/config").json()
+        assert config["config"]["host"]["name"] == ["live.example", "cdn.example"]
+        assert "host.name" in config["overrides"]
+        change = {"version": 3, "host": {"name": ["other.example"]}}
+        refused = client.put("/api/v3/config", json=change)
+        assert refused.status_code == 409
+        assert list(refused.json()) == ["host.name"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from emulator import FFMPEG_PROCESSES, PODS, RunningEmulator
 from podrunner import PodRunner
 
@@ -164,12 +165,39 @@ class OperatorHarness:
             f"{name} never reached {states}: {self.status(name)}",
         )
 
+    def wait_transcoding(self, pod: str, timeout: float = 20.0) -> None:
+        """Until ffmpeg in ``pod`` has opened its output: its signal handlers are in place then
+        (a SIGTERM before that kills it; the Pod runs from its first instruction on)."""
+        self.wait(
+            lambda: "Output #0" in self.pods.log(NAMESPACE, pod, "ffmpeg"),
+            timeout,
+            f"ffmpeg in {pod} never opened its output",
+        )
+
     def wait_running(self, name: str, timeout: float = 20.0) -> Obj:
         return self.wait(
             lambda: self.condition(name, "Running").get("status") == "True" and self.status(name),
             timeout,
             f"{name} is not running: {self.status(name)}",
         )
+
+    def wait_progress(self, name: str, run: int = 1, timeout: float = 20.0) -> Obj:
+        """Wait until the run's agent saw ffmpeg's progress: ffmpeg has its signal handlers
+        then (a SIGTERM before that kills it: exit 143, "killed", not ffmpeg's 255)."""
+
+        def progressed() -> Obj | None:
+            pod = self.pod(f"{name}-{run}") or {}
+            ip = (pod.get("status") or {}).get("podIP")
+            if not ip:
+                return None
+            port = OperatorSettings().agent_port
+            try:
+                state: Obj = httpx.get(f"http://{ip}:{port}/state", timeout=2).json()
+            except (httpx.HTTPError, ValueError):
+                return None
+            return state if state.get("progress", {}).get("frame", 0) > 0 else None
+
+        return self.wait(progressed, timeout, f"no progress from {name}-{run}")
 
 
 def monotonic_until(predicate: Callable[[], Any], timeout: float, step: float = 0.02) -> float:

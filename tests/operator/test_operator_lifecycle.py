@@ -36,6 +36,7 @@ def test_stopping_deletes_the_run_pod_and_ffmpeg_finishes(cluster: OperatorHarne
     cluster.start_operator()
     cluster.create("cam1")
     cluster.wait_running("cam1")
+    cluster.wait_progress("cam1")  # past ffmpeg's signal set-up: SIGTERM then exits 255
 
     cluster.patch_spec("cam1", desiredState="stopped")
 
@@ -80,7 +81,8 @@ def test_without_reconnect_an_ended_run_stays_down(cluster: OperatorHarness) -> 
     cluster.start_operator()
     cluster.create("cam1", reconnect=False, **SHORT_RUN)
 
-    status = cluster.wait_state("cam1", "finished", "failed", "killed", timeout=20)
+    # A bound on the test's duration, not a speed target (a loaded machine starts Pods slowly).
+    status = cluster.wait_state("cam1", "finished", "failed", "killed", timeout=60)
 
     assert status["lastExitCode"] == 0
     time.sleep(2)  # what must not happen: a next run
@@ -95,6 +97,7 @@ def test_a_restart_request_ends_the_run_and_reconnect_brings_it_back(
     cluster.start_operator()
     cluster.create("cam1", reconnect=True, reconnectDelaySeconds=1)
     cluster.wait_running("cam1")
+    cluster.wait_progress("cam1")  # past ffmpeg's signal set-up: SIGTERM then exits 255
 
     cluster.patch_spec("cam1", restartRequest="token-1")
 

@@ -68,6 +68,36 @@ def test_ensure_secret_adds_only_missing_keys(emulator: RunningEmulator) -> None
     assert set(after) == {"password", "memfs-password"}
 
 
+def test_ensure_secret_marks_the_previous_charts_release_secret_keep_with_its_data_as_is(
+    emulator: RunningEmulator,
+) -> None:
+    # The chart before the hook rendered the Secret as a release resource: the next `helm
+    # upgrade` deletes it (absent from the new manifest) unless the live object says keep.
+    helm_owned = {"meta.helm.sh/release-name": "media", "meta.helm.sh/release-namespace": NAMESPACE}
+    data = {"username": "admin", "password": "old-login", "memfs-password": "old-memfs"}
+    emulator.create("v1/secrets", {
+        "metadata": {"name": SECRET, "annotations": helm_owned,
+                     "labels": {"app.kubernetes.io/managed-by": "Helm"}},
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
+    }, NAMESPACE)  # fmt: skip
+
+    _ensure(emulator, "username=THE_USER", "password", "memfs-password", THE_USER="other")
+
+    secret = emulator.get("v1/secrets", NAMESPACE, SECRET)
+    assert secret is not None
+    assert secret["metadata"]["annotations"] == {**helm_owned, "helm.sh/resource-policy": "keep"}
+    assert _secret_data(emulator) == data
+
+
+def test_ensure_secret_creates_the_secret_marked_keep(emulator: RunningEmulator) -> None:
+    _ensure(emulator, "password")
+
+    secret = emulator.get("v1/secrets", NAMESPACE, SECRET)
+    assert secret is not None
+    assert secret["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+
+
 def _with_finalizer(emulator: RunningEmulator, name: str) -> dict[str, Any]:
     body = {"metadata": {"name": name, "finalizers": [PURGE_FINALIZER]}, "spec": spec_of(name)}
     return emulator.create(FFMPEG_PROCESSES, body, NAMESPACE)

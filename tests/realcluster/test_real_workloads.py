@@ -18,6 +18,7 @@ from realkit import (
     API,
     NAMESPACE,
     OPERATOR,
+    RELEASE,
     Kube,
     audit_events,
     calling_pod,
@@ -36,6 +37,8 @@ Create = Callable[[str], str]
 OPERATOR_SELECTOR = "app.kubernetes.io/component=operator"
 OPERATOR_SA = f"system:serviceaccount:{NAMESPACE}:{OPERATOR}"
 API_SA = f"system:serviceaccount:{NAMESPACE}:{API}"
+#: The one Secret the API may read and update: the settings PUT /api/v3/config stores.
+SETTINGS_SECRET = f"{RELEASE}-settings"
 
 
 def _testsrc(process_id: str) -> dict[str, Any]:
@@ -240,6 +243,12 @@ def test_watches_resume_after_the_apiserver_restarts_over_a_compacted_etcd(
         (API_SA, "get pods/log", True),
         (API_SA, "create pods", False),
         (API_SA, "get secrets", False),
+        (API_SA, f"get secrets/{SETTINGS_SECRET}", True),
+        (API_SA, f"patch secrets/{SETTINGS_SECRET}", True),
+        (API_SA, f"update secrets/{SETTINGS_SECRET}", True),
+        (API_SA, "create secrets", True),  # the settings Secret, on the first save
+        (API_SA, "list secrets", False),
+        (API_SA, f"get secrets/{RELEASE}-auth", False),
     ],
 )
 def test_chart_service_accounts_may_do_exactly_their_job(

@@ -121,8 +121,6 @@ def test_kustomization_builds_only_known_kinds(kustomize: Kustomize, directory: 
         "Namespace", "CustomResourceDefinition", "ServiceAccount", "Role", "RoleBinding",
         "Service", "PersistentVolumeClaim", "Deployment", "KopfPeering", "FFmpegProcess",
         "GitRepository", "Kustomization",
-        # Only the API's settings Secret, committed empty (no credential lives in git).
-        "Secret",
     }  # fmt: skip
     kinds = {o["kind"] for o in kustomize(directory)}
     assert kinds and kinds <= known
@@ -245,6 +243,17 @@ def test_secret_keys_are_the_charts(production: Objects, chart: Objects) -> None
             if ref:
                 assert ref["name"] == "ffmpeg-operator-auth"
                 assert ref["key"] in chart_secret["data"]
+
+
+def test_api_role_is_the_charts_and_leaves_the_settings_secret_to_the_api(
+    production: Objects, chart: Objects
+) -> None:
+    ours = _find(production, "Role", "ffmpeg-operator-api")["rules"]
+    assert ours == _find(chart, "Role", "ffmpeg-operator-api")["rules"]
+    # The API creates its settings Secret; a build that rendered it would reset it each sync.
+    assert [o for o in production + chart if o["kind"] == "Secret"] == [
+        _find(chart, "Secret", "ffmpeg-operator-auth")  # given passwords, see the fixture
+    ]
 
 
 def test_api_service_is_the_charts(production: Objects, chart: Objects) -> None:

@@ -555,19 +555,36 @@ def test_api_role_grants_exactly_process_crud_and_pod_reads() -> None:
         ),
         ("", "pods", ("get", "list")),
         ("", "pods/log", ("get",)),
+        ("", "secrets", ("create",)),
         ("", "secrets", ("get", "patch", "update")),
     }
 
 
-def test_api_may_touch_only_its_settings_secret_which_the_chart_keeps() -> None:
+def test_api_may_create_secrets_and_read_or_change_only_its_settings_secret() -> None:
     docs = render({})
-    secret_rule = next(r for r in one(docs, "Role", API)["rules"] if "secrets" in r["resources"])
     name = f"{FULLNAME}-settings"
-    assert secret_rule["resourceNames"] == [name]
+    secret_rules = [r for r in one(docs, "Role", API)["rules"] if "secrets" in r["resources"]]
+    # create cannot be limited to a name (RBAC); every other verb is limited to that one Secret.
+    assert [r for r in secret_rules if "resourceNames" not in r] == [
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
+    ]
+    named = [r for r in secret_rules if "resourceNames" in r]
+    assert [(r["resourceNames"], r["verbs"]) for r in named] == [
+        ([name], ["get", "patch", "update"])
+    ]
     assert env_values(docs, API)["FFMPEG_OPERATOR_SETTINGS_SECRET"] == name
-    secret = one(docs, "Secret", name)
-    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    assert "data" not in secret  # created empty; the API writes it
+
+
+def test_renders_leave_the_settings_secret_to_the_api() -> None:
+    # helm template (Argo CD self-heal) has no lookup: a rendered settings Secret would reset
+    # what the API wrote at the UI's registration. The chart renders none, every time.
+    name = f"{FULLNAME}-settings"
+    values = {"api": {"settingsSecret": ""}}  # a distinct cache key: rendered afresh
+    renders = [render({}), render(values)]
+    assert json.dumps(renders[0], sort_keys=True) == json.dumps(renders[1], sort_keys=True)
+    for docs in renders:
+        assert [o for o in docs if o["metadata"]["name"] == name and o["kind"] == "Secret"] == []
+        assert not any("config.json" in (o.get("data") or {}) for o in docs)
 
 
 def test_api_serves_diskfs_from_the_claim_the_run_pods_use() -> None:
@@ -603,6 +620,14 @@ def test_api_without_diskfs_mounts_no_claim() -> None:
     pod = one(docs, "Deployment", API)["spec"]["template"]["spec"]
     assert not any("persistentVolumeClaim" in v for v in pod["volumes"])
     assert "FFMPEG_OPERATOR_API_DISK_DIR" not in env_values(docs, API)
+
+
+def test_host_names_are_the_ingress_hosts_unless_given() -> None:
+    assert "FFMPEG_OPERATOR_HOST_NAMES" not in env_values(render({}), API)
+    ingress = env_values(render(VALUE_SETS["ingress"]), API)
+    assert ingress["FFMPEG_OPERATOR_HOST_NAMES"] == "ffmpeg.example.org"
+    given = render({"api": {"hostNames": ["a.example", "b.example"]}})
+    assert env_values(given, API)["FFMPEG_OPERATOR_HOST_NAMES"] == "a.example,b.example"
 
 
 def test_ui_dir_value_serves_a_ui_build() -> None:
@@ -776,9 +801,7 @@ def test_default_render_is_the_same_every_time_no_generated_password_in_it() -> 
     values = {"auth": {"password": ""}}  # a distinct cache key: rendered afresh
     first = json.dumps(render({}), sort_keys=True)
     assert json.dumps(render(values), sort_keys=True) == first
-    assert [s["metadata"]["name"] for s in objects(render({}), "Secret")] == [
-        f"{FULLNAME}-settings"
-    ]
+    assert objects(render({}), "Secret") == []
 
 
 def test_default_secret_is_made_once_by_a_hook_with_random_values_for_the_passwords() -> None:
@@ -794,6 +817,9 @@ def test_default_secret_is_made_once_by_a_hook_with_random_values_for_the_passwo
     role = one(docs, "Role", SECRET_HOOK)
     named = next(rule for rule in role["rules"] if "resourceNames" in rule)
     assert named["resourceNames"] == [name]
+    # patch: to add missing keys, and to mark a Secret an earlier chart rendered
+    # helm.sh/resource-policy: keep before helm upgrade would delete it.
+    assert named["verbs"] == ["get", "patch"]
     for kind in ("ServiceAccount", "Role", "RoleBinding"):
         hooked = one(docs, kind, SECRET_HOOK)["metadata"]["annotations"]
         assert int(hooked["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
@@ -834,8 +860,7 @@ def test_uninstall_drains_the_processes_before_the_operator_goes() -> None:
 
 def test_existing_secret_is_referenced_and_none_is_rendered() -> None:
     docs = render(VALUE_SETS["existing-secret"])
-    # Only the settings Secret of the API is rendered.
-    assert [s["metadata"]["name"] for s in objects(docs, "Secret")] == [f"{FULLNAME}-settings"]
+    assert objects(docs, "Secret") == []
     refs = _secret_refs(docs, API) | _secret_refs(docs, OPERATOR)
     assert {name for name, _ in refs.values()} == {"ffmpeg-credentials"}
 

@@ -110,6 +110,17 @@ Storage, credentials, addresses.
 {{- default (printf "%s-settings" (include "ffmpeg-operator.fullname" .)) .Values.api.settingsSecret }}
 {{- end }}
 
+{{- /* api.hostNames, else the hosts of the API's Ingress, comma-separated. */}}
+{{- define "ffmpeg-operator.hostNames" -}}
+{{- $names := .Values.api.hostNames }}
+{{- if and (not $names) .Values.api.ingress.enabled }}
+{{- range .Values.api.ingress.hosts }}
+{{- $names = append $names .host }}
+{{- end }}
+{{- end }}
+{{- join "," $names }}
+{{- end }}
+
 {{- define "ffmpeg-operator.memfsUrl" -}}
 {{- if .Values.memfs.url }}
 {{- .Values.memfs.url }}

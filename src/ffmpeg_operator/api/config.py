@@ -89,7 +89,8 @@ class ConfigService:
     """The configuration document, its store, and the switch that applies it.
 
     ``facts`` holds everything fixed at start; ``cli_auth`` is the auth given on the command
-    line (it overrides the stored one and its fields become read-only). Call :meth:`bind`
+    line (it overrides the stored one and its fields become read-only); ``cli_host_names``
+    likewise for ``host.name``. Call :meth:`bind`
     with the function that applies auth settings, then :meth:`load` before serving.
     """
 
@@ -100,11 +101,14 @@ class ConfigService:
         auth: AuthSettings,
         *,
         cli_auth: bool,
+        cli_host_names: tuple[str, ...] = (),
     ) -> None:
         self._facts = facts
         self._store = store
         self._auth = auth
         self._cli_auth = cli_auth
+        #: Public host names given on the command line (chart: the ingress hosts): an override.
+        self._cli_host_names = cli_host_names
         self._apply: Callable[[AuthSettings], None] = lambda _: None
         self._pending = facts.settings
         self.created_at = _now()
@@ -127,6 +131,9 @@ class ConfigService:
                 auth_username=self._auth.username,
                 auth_password=self._auth.password,
             )
+        if self._cli_host_names:
+            overrides += ("host.name",)
+            settings = dataclasses.replace(settings, host_names=self._cli_host_names)
         return dataclasses.replace(self._facts, settings=settings, overrides=overrides)
 
     def _effective_auth(self, settings: StoredSettings) -> AuthSettings:

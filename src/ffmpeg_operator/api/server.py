@@ -57,6 +57,8 @@ class ServeOptions:
     settings_secret: str | None = None
     #: Core's storage.cors.origins: origins allowed on /memfs and / (the API allows any).
     cors_origins: tuple[str, ...] = ("*",)
+    #: Core's host.name: public host names the UI builds its public URLs with (an override).
+    host_names: tuple[str, ...] = ()
     #: Core's sessions.ip_ignorelist: clients not counted as viewers.
     session_ignore: tuple[str, ...] = DEFAULT_SESSION_IGNORE
 
@@ -149,7 +151,13 @@ def _services(inputs: _ServiceInputs) -> CoreServices:
         session_ignore=options.session_ignore,
         jwt_secret=inputs.auth.jwt_secret,
     )
-    config = ConfigService(facts, inputs.store, inputs.auth, cli_auth=bool(options.auth_user))
+    config = ConfigService(
+        facts,
+        inputs.store,
+        inputs.auth,
+        cli_auth=bool(options.auth_user),
+        cli_host_names=options.host_names,
+    )
     stores: dict[str, FileStore] = {
         "disk": DiskStore(inputs.disk_dir),
         "mem": MemStore(inputs.memfs.store),

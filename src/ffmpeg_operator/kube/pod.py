@@ -394,8 +394,12 @@ def _ffmpeg_container(
         ],
         "resources": ffmpeg_resources(prepared.config.limits, spec, settings),
         "securityContext": _container_security(settings),
-        # ffmpeg's last stderr lines become the run's message when it fails.
-        "terminationMessagePolicy": "FallbackToLogsOnError",
+        # ffmpeg's last stderr lines become the run's message when it fails; not with the
+        # memfs password from a Secret: kubelet would copy lines naming the URLs ffmpeg opened,
+        # password and all, into the Pod's status (the report still has them, redacted).
+        "terminationMessagePolicy": (
+            "File" if settings.memfs_password_secret is not None else "FallbackToLogsOnError"
+        ),
         "volumeMounts": [
             {"name": _TMP_VOLUME, "mountPath": "/tmp"},
             {"name": _DISKFS_VOLUME, "mountPath": settings.diskfs_mount_path},

@@ -4,7 +4,10 @@
 ``ensure-secret``: ``helm template`` (Argo CD) cannot ``lookup``, so a generated password
 rendered by the chart would change at every render (endless drift, and running Pods keep the
 old one). The chart renders no generated value; this creates the Secret once, with random
-values for what is missing, and never changes a value it finds.
+values for what is missing, and never changes a value it finds. It also marks the Secret
+``helm.sh/resource-policy: keep``: an earlier chart version rendered it as a release resource,
+and ``helm upgrade`` deletes what the old manifest had and the new one lacks unless the LIVE
+object carries that annotation (helm re-reads it before deleting) — this hook runs before.
 
 ``drain``: ``helm uninstall`` removes the operator; an FFmpegProcess still holding the
 operator's finalizer then never goes (its namespace stays Terminating). Run before the
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 
 _ALPHABET = string.ascii_letters + string.digits
 _MERGE_PATCH = "application/merge-patch+json"
+# helm's ResourcePolicyAnno/KeepPolicy: a resource helm neither deletes on upgrade nor uninstall.
+KEEP = {"helm.sh/resource-policy": "keep"}
 
 
 def random_password(length: int = 24) -> str:
@@ -50,7 +55,8 @@ async def ensure_secret(
     labels: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Make Secret ``name`` hold every key of ``values``: a given value where it lacks the key,
-    a random one for None. Keys it has stay as they are. Returns the keys it added."""
+    a random one for None. Keys it has stay as they are. Returns the keys it added. The
+    Secret ends up annotated with ``KEEP`` whether created or found."""
     path = f"/api/v1/namespaces/{quote(namespace)}/secrets"
     status, body = await client.request("GET", f"{path}/{quote(name)}")
     if status == 404:
@@ -59,7 +65,12 @@ async def ensure_secret(
             "apiVersion": "v1",
             "kind": "Secret",
             "type": "Opaque",
-            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {})},
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": dict(labels or {}),
+                "annotations": dict(KEEP),
+            },
             "data": data,
         }
         status, body = await client.request("POST", path, manifest)
@@ -73,9 +84,14 @@ async def ensure_secret(
     present = dict(body.get("data") or {})
     missing = {key: _b64(value or random_password()) for key, value in values.items()
                if key not in present}  # fmt: skip
-    if missing:
-        patch = {"metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
-                 "data": missing}  # fmt: skip
+    annotations = body["metadata"].get("annotations") or {}
+    unkept = any(annotations.get(key) != value for key, value in KEEP.items())
+    if missing or unkept:
+        version = body["metadata"]["resourceVersion"]
+        metadata = {"resourceVersion": version, "annotations": dict(KEEP)}
+        patch: dict[str, Any] = {"metadata": metadata}
+        if missing:
+            patch["data"] = missing
         status, body = await client.request("PATCH", f"{path}/{quote(name)}", patch, _MERGE_PATCH)
         if status >= 300:
             raise KubeApiError(status, body)

@@ -1,8 +1,11 @@
 """The settings ``PUT /api/v3/config`` stores, kept in a Kubernetes Secret on that backend.
 
 The chart names the Secret (``FFMPEG_OPERATOR_SETTINGS_SECRET``) and grants the API
-``get``/``create``/``patch`` on it alone; the settings then survive Pod restarts and reach a
-new replica, where a file in the Pod would not. The Secret holds one key, ``config.json``.
+``get``/``patch``/``update`` on it alone, and ``create`` on Secrets (which RBAC cannot limit to
+a name): the API creates it on the first save. The chart does not render it, so no render
+(``helm template``, an Argo CD self-heal) owns or resets what the API wrote. The settings then
+survive Pod restarts and reach a new replica, where a file in the Pod would not. The Secret
+holds one key, ``config.json``.
 """
 
 from __future__ import annotations
@@ -78,6 +81,17 @@ class SecretSettingsStore:
                         "type": "Opaque",
                         **patch,
                     }
-                    await client.request("POST", self._path(client), body=secret)
+                    try:
+                        await client.request("POST", self._path(client), body=secret)
+                    except KubeApiError as created:
+                        if not created.already_exists:
+                            raise
+                        # Another replica created it meanwhile: write over it as a PATCH would.
+                        await client.request(
+                            "PATCH",
+                            f"{self._path(client)}/{self.name}",
+                            body=patch,
+                            content_type="application/merge-patch+json",
+                        )
         except KubeApiError as error:
             raise OSError(f"secret {self.name}: {error}") from error
