@@ -189,7 +189,9 @@ def test_reconnect_counts_down_then_runs_again(
     create(api, config)
     wait_for(api, pid, _running)
     down = wait_for(api, pid, _not_running, timeout=10, interval=0.05)
-    countdown = [down["reconnect_seconds"]]
+    # (when the API was asked, what it said): the countdown is the backend's own figure; when
+    # a loaded machine lets the test see the first "down" state is not.
+    seen = [(time.monotonic(), down["reconnect_seconds"])]
     current = down
     # Generous: how fast a loaded machine brings the next run up is the bench's business.
     deadline = time.monotonic() + delay + 15
@@ -198,15 +200,23 @@ def test_reconnect_counts_down_then_runs_again(
         time.sleep(0.05)
         current = state(api, pid)
         if not _running(current):
-            countdown.append(current["reconnect_seconds"])
+            seen.append((time.monotonic(), current["reconnect_seconds"]))
 
     # What the backend decided, by its own clock: the next run was created the delay after
     # the end, not before (within the clocks' resolution), and not much later.
     assert delay - 0.5 <= next_run_gap(backend_server, api, pid) <= delay + 1
     assert current["reconnect_seconds"] == -1
-    assert countdown[0] <= delay
+    countdown = [value for _, value in seen]
+    # -1 once the wait is over and the next run is still starting (a run Pod being created).
+    assert all(-1 <= value <= delay for value in countdown), countdown
     assert countdown == sorted(countdown, reverse=True), countdown
-    assert {2, 1, 0} <= set(countdown), countdown
+    # It counts down in whole seconds: answers 1.5 s or more apart differ by at least 1.
+    waiting = [(at, value) for at, value in seen if value >= 0]
+    for earlier, before in waiting:
+        for later, after in waiting:
+            if later - earlier >= 1.5:
+                assert after <= before - 1, countdown
+    assert waiting and waiting[-1][1] <= 1, countdown
 
 
 # ---------------------------------------------------------------------------------- case 31
