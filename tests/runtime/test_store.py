@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -473,3 +474,83 @@ def test_no_acknowledged_change_is_lost_after_kill_9(tmp_path: Path) -> None:
         for pid, stored in snapshot.processes.items():
             assert snapshot.process_metadata[pid] == {"n": stored.created_at}
         assert not path.with_name("db.json.corrupt").exists()
+
+
+_CHANGE_THEN_WAIT = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from ffmpeg_operator.core.models import ProcessConfig
+    from ffmpeg_operator.runtime.store import Store, StoredProcess
+
+    # A sync window far longer than the test: the line is acknowledged, never synced.
+    store = Store(Path(sys.argv[1]), sync_window=3600)
+    store.load()
+    store.change({"acked": StoredProcess(ProcessConfig(id="acked"), 1, 1)})
+    print("acknowledged", flush=True)
+    time.sleep(3600)
+    """
+)
+
+
+@pytest.mark.timeout(10)
+def test_an_acknowledged_change_survives_kill_9_before_its_sync(tmp_path: Path) -> None:
+    path = tmp_path / "db.json"
+    with subprocess.Popen(
+        [sys.executable, "-c", _CHANGE_THEN_WAIT, str(path)], stdout=subprocess.PIPE, text=True
+    ) as writer:
+        try:
+            assert writer.stdout is not None
+            assert writer.stdout.readline() == "acknowledged\n"
+            os.kill(writer.pid, signal.SIGKILL)
+        finally:
+            writer.kill()
+            writer.wait()
+    assert list(Store(path).load().processes) == ["acked"]
+
+
+def test_a_change_returns_without_waiting_for_its_sync(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The disk is "stuck": every fdatasync blocks until released.
+    release = threading.Event()
+    synced = threading.Event()
+    real_fdatasync = os.fdatasync
+
+    def stuck_fdatasync(fd: int) -> None:
+        release.wait()
+        real_fdatasync(fd)
+        synced.set()
+
+    monkeypatch.setattr(os, "fdatasync", stuck_fdatasync)
+    store = Store(store.path, sync_window=0)
+    try:
+        store.change({"a": _stored("a")})
+        store.change({"b": _stored("b")})
+        assert not synced.is_set()
+    finally:
+        release.set()
+    assert synced.wait(5)
+    store.close()
+    assert set(Store(store.path).load().processes) == {"a", "b"}
+
+
+def test_close_syncs_the_pending_lines_and_stops_the_sync_thread(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced_fds: list[int] = []
+    real_fdatasync = os.fdatasync
+
+    def recording_fdatasync(fd: int) -> None:
+        synced_fds.append(fd)
+        real_fdatasync(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recording_fdatasync)
+    store = Store(store.path, sync_window=3600)
+    store.change({"a": _stored("a")})
+    journal_fd = store._journal()
+    before = set(threading.enumerate())
+    store.close()
+    assert journal_fd in synced_fds
+    stopped = before - set(threading.enumerate())
+    assert [thread.name for thread in stopped] == ["db.json.journal-sync"]

@@ -172,8 +172,9 @@ class LocalEngine:
     ) -> None:
         """Record one change of intent (a journal line, see ``runtime/store.py``).
 
-        The line is written in the event loop: one small write and an fdatasync cost less
-        than a hand-off to a thread (which also has to win the GIL back); the compaction that
+        The line is written in the event loop: one small write costs less than a hand-off
+        to a thread (which also has to win the GIL back), and its fdatasync runs behind, in
+        the store's sync thread, batched; the compaction that
         is due every N changes rewrites all N processes and runs in a thread. Callers hold
         ``self._lock``, so no line is appended while the journal is being compacted.
         """

@@ -5,9 +5,13 @@ its timestamps and the metadata. Observed state and report history are not persi
 
 Every change must survive ``kill -9`` at any instant and cost the same with 10 or 1,000
 processes, so a change is not a rewrite of ``db.json``: :meth:`Store.change` appends one line
-to ``db.json.journal`` (the change as a partial document, every value whole) and fsyncs it.
-A line is either all there or, when the write was cut by a crash, the torn last line, which
-is dropped on load: the request that wrote it never got its answer. :meth:`Store.load` reads
+to ``db.json.journal`` (the change as a partial document, every value whole) with one
+``os.write`` and returns: from then on the line is in the page cache and survives ``kill -9``.
+Its ``fdatasync`` runs off the request path, batched (``runtime/syncbehind.py``: at most every
+``sync_window`` seconds while lines are pending, and at compaction and close), so a power cut
+can lose at most the changes of the last window. A line is either all there or, when the
+write was cut by a crash, the torn last line, which is dropped on load: the request that wrote
+it never got its answer. :meth:`Store.load` reads
 ``db.json``, applies the journal's lines in order and compacts: it writes the result as the
 new ``db.json`` and empties the journal. So does :meth:`Store.compact`, which the owner calls
 once the journal holds more lines than there are processes (:attr:`Store.compaction_due`:
@@ -48,6 +52,7 @@ from ffmpeg_operator.core.dbjson import (
     parse_document,
 )
 from ffmpeg_operator.core.dbjson import decode_db as _decode
+from ffmpeg_operator.runtime.syncbehind import SYNC_WINDOW_S, SyncBehind
 
 __all__ = ["DB_VERSION", "Snapshot", "Store", "StoreError", "StoredOrder", "StoredProcess"]
 
@@ -69,12 +74,18 @@ class StoreError(RuntimeError):
 class Store:
     """Reads ``db.json`` and its journal; appends changes; atomically rewrites ``db.json``."""
 
-    def __init__(self, path: Path, compact_min_lines: int = COMPACT_MIN_LINES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        compact_min_lines: int = COMPACT_MIN_LINES,
+        sync_window: float = SYNC_WINDOW_S,
+    ) -> None:
         self.path = Path(path)
         self.backup_path = self.path.with_name(self.path.name + ".bak")
         self.corrupt_path = self.path.with_name(self.path.name + ".corrupt")
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self.compact_min_lines = compact_min_lines
+        self.sync_window = sync_window
         # Whether the file at `path` is known to be readable; only such a file may become the
         # backup. None = not looked at yet.
         self._current_is_good: bool | None = None
@@ -84,6 +95,7 @@ class Store:
         self._process_metadata: dict[str, bytes] = {}
         self._system_metadata = b"{}"
         self._journal_fd: int | None = None
+        self._journal_sync: SyncBehind | None = None
         self._journal_lines = 0
 
     # ------------------------------------------------------------------ load
@@ -191,10 +203,11 @@ class Store:
         system_metadata: dict[str, Any] | None = None,
     ) -> None:
         """Record one change durably: processes and metadata set (``None``: removed), the
-        system metadata replaced when given. Returns once the journal line is on disk.
+        system metadata replaced when given. Returns once the journal line is written
+        (page cache: survives ``kill -9``; synced to disk within ``sync_window``).
 
-        Costs one small write and one ``fdatasync`` whatever the number of processes; the
-        caller compacts when :attr:`compaction_due`.
+        Costs one small write whatever the number of processes; the caller compacts when
+        :attr:`compaction_due`.
         """
         processes = processes or {}
         process_metadata = process_metadata or {}
@@ -232,6 +245,9 @@ class Store:
         if self._journal_lines:
             self.compact()
         if self._journal_fd is not None:
+            if self._journal_sync is not None:
+                self._journal_sync.stop()
+                self._journal_sync = None
             os.close(self._journal_fd)
             self._journal_fd = None
 
@@ -269,6 +285,9 @@ class Store:
             )
             if created:
                 _fsync_directory(self.path.parent)
+            self._journal_sync = SyncBehind(
+                self._journal_fd, self.sync_window, name="db.json.journal-sync"
+            )
         return self._journal_fd
 
     def _append(self, line: bytes) -> None:
@@ -277,7 +296,9 @@ class Store:
         if written != len(line):  # a full disk: the line is torn, as after a crash
             os.ftruncate(fd, os.fstat(fd).st_size - written)
             raise OSError(f"short write to {self.journal_path}")
-        os.fdatasync(fd)
+        # Acknowledged from here (survives kill -9); on disk within the sync window.
+        assert self._journal_sync is not None
+        self._journal_sync.pending()
         self._journal_lines += 1
 
     def _write(self, data: bytes) -> None:
