@@ -230,20 +230,19 @@ def _remove_namespace(lay: cluster.Layout, name: str) -> None:
     )
 
 
-def _kubectl(lay: cluster.Layout, *args: str) -> None:
+def _kubectl(lay: cluster.Layout, *args: str, timeout: float = 60) -> None:
     kubectl = ROOT / ".venv" / "bin" / "kubectl"
     subprocess.run(
         [str(kubectl), "--kubeconfig", str(lay.kubeconfig), "--context", cluster.CONTEXT, *args],
-        check=False, capture_output=True, timeout=60,
+        check=False, capture_output=True, timeout=timeout,
     )  # fmt: skip
 
 
 def _delete_processes(lay: cluster.Layout, name: str) -> float:
     """Delete every FFmpegProcess; seconds until the last is gone (its finalizer done)."""
     started = time.perf_counter()
-    status, body = cluster.api(lay, "DELETE", _processes_path(name))
-    if status >= 300:
-        raise RuntimeError(f"deleting the FFmpegProcesses of {name}: {status} {body}")
+    # kubectl: the apiserver answers a collection DELETE only once it marked every object.
+    _kubectl(lay, "delete", "ffp", "--all", "-n", name, "--wait=false", timeout=600)
     _wait(lambda: not _items(lay, _processes_path(name), limit=1), 600, "the objects to go")
     return time.perf_counter() - started
 
