@@ -13,7 +13,7 @@ from ffmpeg_operator.api.backends.kubeoptions import KubernetesOptions
 from ffmpeg_operator.api.backends.kuberuns import RunObserver
 from ffmpeg_operator.api.backends.kubeviews import ProcessView, RunView, run_view, view_of
 from ffmpeg_operator.core.errors import ConfigError, UnknownProcessError
-from ffmpeg_operator.core.models import ProcessConfig, ProcessReport, ProcessState
+from ffmpeg_operator.core.models import Process, ProcessConfig, ProcessReport, ProcessState
 from ffmpeg_operator.core.prepare import PreparedProcess
 from ffmpeg_operator.core.redact import Redactor
 from ffmpeg_operator.core.skills import Skills
@@ -36,6 +36,8 @@ SETTLE_WAIT_S = 2.0
 CRD_POLL_S = 2.0
 
 Obj = dict[str, Any]
+#: What a list handed out for a process, and the parts it was made of (compared by identity).
+ListedProcess = tuple[ProcessView, ProcessState | None, ProcessReport | None, Process]
 
 
 class KubeIndex:
@@ -58,6 +60,8 @@ class KubeIndex:
         self._replaced_runs: dict[str, set[int]] = {}
         self._empty_reports: dict[str, tuple[ProcessView, ProcessReport]] = {}
         self._idle_states: dict[str, tuple[ProcessView, tuple[int, int], ProcessState]] = {}
+        #: name -> aspects -> (view, state, report, the Process a list handed out of them).
+        self._listed: dict[str, dict[frozenset[str], ListedProcess]] = {}
         self._commands: dict[str, tuple[int, list[str] | None]] = {}
         self._config_epoch = 0
         self._system_metadata: dict[str, Any] = {}
@@ -160,6 +164,7 @@ class KubeIndex:
                     del self._names_by_id[previous.id]
         self._empty_reports.pop(name, None)
         self._idle_states.pop(name, None)
+        self._listed.pop(name, None)
         view = None if new is None else view_of(new)
         if view is None or view.terminating:
             if previous is not None:
