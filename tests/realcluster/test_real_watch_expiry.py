@@ -2,8 +2,8 @@
 the operator's kopf relisting after it.
 
 Compacting etcd alone does not expire a watch: kube-apiserver serves watches (and exact lists)
-from its watch cache, which still holds the compacted revisions (measured here: a watch and an
-``Exact`` list from a revision just compacted are both answered 200). A resourceVersion expires
+from its watch cache, which still holds the compacted revisions (on this cluster a watch and an
+``Exact`` list from a revision just compacted were both answered 200). A resourceVersion expires
 once it is older than the cache's window, which starts over when the apiserver starts: so the
 test compacts etcd, restarts kube-apiserver once, and then asks from the old resourceVersion
 itself. The operator runs as a local process with ``--verbose`` (the chart's image runs the same
