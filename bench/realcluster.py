@@ -59,11 +59,13 @@ class _RealEnvironment:
 
 
 def _helm(lay: cluster.Layout, *args: str) -> None:
-    subprocess.run(
+    done = subprocess.run(
         [str(cluster.binary("helm")), "--kubeconfig", str(lay.kubeconfig),
          "--kube-context", cluster.CONTEXT, *args],
-        check=True, capture_output=True, timeout=600,
+        check=False, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"helm {args[0]} failed: {done.stderr.strip()}")
 
 
 def _kubectl(lay: cluster.Layout, *args: str, timeout: float = 300) -> None:
