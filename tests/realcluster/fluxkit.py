@@ -136,6 +136,7 @@ def controller_command(component: str, storage: Path | None, health: int) -> lis
     if storage is not None:
         # The artifact server: kustomize-controller downloads from the URL source-controller
         # advertises in the GitRepository's status, so it must be this loopback address.
+        storage.mkdir(parents=True, exist_ok=True)  # it refuses a path that does not exist
         port = free_port()
         command += [
             f"--storage-path={storage}",
