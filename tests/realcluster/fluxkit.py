@@ -11,16 +11,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from realkit import cluster
+import pytest
+import yaml
+from realkit import ROOT, Kube, cluster, eventually
 
 build = cluster.build
 
@@ -144,3 +148,126 @@ def controller_command(component: str, storage: Path | None, health: int) -> lis
             f"--storage-adv-addr=127.0.0.1:{port}",
         ]
     return command
+
+
+@dataclass
+class Repo:
+    """The working clone the tests commit to, and the remote (the git server) Flux clones."""
+
+    work: Path
+    url: str
+
+    def git(self, *args: str) -> str:
+        result = subprocess.run(
+            ["git", "-c", "user.name=flux-test", "-c", "user.email=flux-test@localhost",
+             "-c", "init.defaultBranch=main", *args],
+            cwd=self.work, capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+    def commit_and_push(self, message: str) -> str:
+        self.git("add", "--all")
+        self.git("commit", "--quiet", "-m", message)
+        self.git("push", "--quiet", self.url, "HEAD:main")
+        return self.head()
+
+
+@dataclass
+class Flux:
+    """The running pipeline: the repository and the processes serving and reconciling it."""
+
+    kube: Kube
+    namespace: str  # where the GitRepository and Kustomizations live
+    repo: Repo
+    processes: list[Started]
+
+    def logs(self) -> str:
+        return "\n".join(p.tail() for p in self.processes)
+
+    def ready_revision(self, kind: str, name: str) -> str | None:
+        """The revision ``kind/name`` last reconciled to, if it is Ready=True now."""
+        obj = self.kube.get(kind, name, self.namespace)
+        status = (obj or {}).get("status", {})
+        ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
+        if not ready or ready[0]["status"] != "True":
+            return None
+        revision = status.get("lastAppliedRevision") or status.get("artifact", {}).get("revision")
+        return str(revision) if revision else None
+
+    def request_reconcile(self, source: str) -> None:
+        """What ``flux reconcile source git`` does: the requestedAt annotation on the source;
+        the Kustomizations follow a new artifact revision by themselves."""
+        self.kube.run("annotate", "--overwrite", "-n", self.namespace, f"gitrepository/{source}",
+                      f"reconcile.fluxcd.io/requestedAt={time.time_ns()}")  # fmt: skip
+
+    def synced(self, kustomization: str, commit: str, timeout: float = 180) -> None:
+        """Wait until ``kustomization`` is Ready at ``commit`` (revision ``main@sha1:<commit>``)."""
+        try:
+            eventually(lambda: (self.ready_revision("kustomization", kustomization) or "")
+                       .endswith(commit), timeout, f"{kustomization} at {commit[:12]}")  # fmt: skip
+        except AssertionError as error:
+            state = self.kube.run("get", "gitrepository,kustomization", "-n", self.namespace,
+                                  "-o", "yaml", check=False).stdout  # fmt: skip
+            raise AssertionError(f"{error}\n{state}\n{self.logs()}") from None
+
+
+def _unavailable(reason: str) -> None:
+    """As conftest's ``kube`` fixture: a skip with one line, a failure when CI=true."""
+    message = f"Flux: {reason}; run `make test-cluster`"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def install_crds(kube: Kube) -> None:
+    crds = crd_files()
+    for crd in crds:
+        kube.run("apply", "--server-side", "--force-conflicts", "-f", str(crd))
+    names = [f"crd/{yaml.safe_load(c.read_text())['metadata']['name']}" for c in crds]
+    kube.run("wait", "--for=condition=Established", "--timeout=60s", *names)
+
+
+@contextlib.contextmanager
+def running(kube: Kube, namespace: str, tree: tuple[str, ...]) -> Iterator[Flux]:
+    """Flux's CRDs installed; the git server holding one commit of ``tree`` (paths of this
+    repository, copied from the work tree); both controllers running. All stopped after."""
+    try:
+        gitserver = binary("source-controller", "gitserver")
+        for component in MODULES:
+            binary(component)
+        install_crds(kube)
+    except SystemExit as error:
+        _unavailable(str(error))
+    scratch = Path(tempfile.mkdtemp(prefix="flux-gitops-"))
+    env = {**kube.env(), "RUNTIME_NAMESPACE": namespace}
+    try:
+        with contextlib.ExitStack() as stack:
+            serve = [str(gitserver), "-root", str(scratch / "served")]
+            served = stack.enter_context(started("gitserver", serve, scratch, env))
+            base = eventually(
+                lambda: [u for u in served.log.read_text().split() if u.startswith("http://")],
+                30, "the git server's URL",
+            )[0]  # fmt: skip
+            repo = Repo(scratch / "work", f"{base}/ffmpeg-operator.git")
+            repo.work.mkdir()
+            repo.git("init", "--quiet")
+            for part in tree:
+                shutil.copytree(ROOT / part, repo.work / part)
+            repo.commit_and_push("the work tree's " + ", ".join(tree))
+
+            processes = [served]
+            for component, storage in (("source-controller", scratch / "artifacts"),
+                                       ("kustomize-controller", None)):  # fmt: skip
+                health = free_port()
+                command = controller_command(component, storage, health)
+                controller = stack.enter_context(started(component, command, scratch, env))
+                wait_healthy(controller, health)
+                processes.append(controller)
+            yield Flux(kube, namespace, repo, processes)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -10,21 +10,13 @@ operator).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import fluxkit
 import pytest
-import yaml
-from realkit import NAMESPACE, ROOT, Kube, eventually
+from realkit import NAMESPACE, Kube, eventually
 
 from ffmpeg_operator.kube.names import PROCESS_LABEL
 
@@ -39,66 +31,6 @@ EXAMPLE_PROCESSES = {
     "testcard", "testcard-snapshot", "archive",
     "restreamer-ui-ingest-7c1e6d3a-2b4f-4e8a--5a2b0c340c",
 }  # fmt: skip
-
-
-@dataclass
-class Repo:
-    """The working clone the test commits to, and the remote Flux clones from."""
-
-    work: Path
-    url: str
-
-    def git(self, *args: str) -> str:
-        result = subprocess.run(
-            ["git", "-c", "user.name=flux-test", "-c", "user.email=flux-test@localhost",
-             "-c", "init.defaultBranch=main", *args],
-            cwd=self.work, capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise AssertionError(f"git {' '.join(args)}: {result.stderr.strip()}")
-        return result.stdout.strip()
-
-    def commit_and_push(self, message: str) -> str:
-        self.git("add", "--all")
-        self.git("commit", "--quiet", "-m", message)
-        self.git("push", "--quiet", self.url, "HEAD:main")
-        return self.git("rev-parse", "HEAD")
-
-
-@dataclass
-class Flux:
-    kube: Kube
-    repo: Repo
-    controllers: list[fluxkit.Started]
-
-    def logs(self) -> str:
-        return "\n".join(c.tail() for c in self.controllers)
-
-    def ready_revision(self, kind: str, name: str) -> str | None:
-        """The revision ``kind/name`` last reconciled to Ready=True, if it is Ready now."""
-        obj = self.kube.get(kind, name, FLUX_NAMESPACE)
-        status = (obj or {}).get("status", {})
-        ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
-        if not ready or ready[0]["status"] != "True":
-            return None
-        revision = status.get("lastAppliedRevision") or status.get("artifact", {}).get("revision")
-        return str(revision) if revision else None
-
-    def request_reconcile(self) -> None:
-        """What ``flux reconcile source git`` does: the requestedAt annotation on the source;
-        the Kustomization follows a new artifact revision by itself."""
-        self.kube.run("annotate", "--overwrite", "-n", FLUX_NAMESPACE, f"gitrepository/{SOURCE}",
-                      f"reconcile.fluxcd.io/requestedAt={time.time_ns()}")  # fmt: skip
-
-    def synced(self, commit: str, timeout: float = 180) -> None:
-        """Wait until the Kustomization has applied ``commit`` (revision ``main@sha1:<commit>``)."""
-        try:
-            eventually(lambda: (self.ready_revision("kustomization", KUSTOMIZATION) or "")
-                       .endswith(commit), timeout, f"Flux to apply {commit[:12]}")  # fmt: skip
-        except AssertionError as error:
-            state = self.kube.run("get", "gitrepository,kustomization", "-n", FLUX_NAMESPACE,
-                                  "-o", "yaml", check=False).stdout  # fmt: skip
-            raise AssertionError(f"{error}\n{state}\n{self.logs()}") from None
 
 
 def _gitops_objects() -> list[dict[str, Any]]:
@@ -126,64 +58,16 @@ def _gitops_objects() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def flux(kube: Kube, release: float) -> Iterator[Flux]:
-    """The git server, both controllers and the Flux objects; all stopped and removed after."""
-    try:
-        gitserver = fluxkit.binary("source-controller", "gitserver")
-        binaries = [fluxkit.binary(c) for c in fluxkit.MODULES]
-        crds = fluxkit.crd_files()
-    except SystemExit as error:  # not built: as conftest's kube fixture, a failure in CI
-        message = f"Flux: {error}; run `make test-cluster`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    for crd in crds:
-        kube.run("apply", "--server-side", "--force-conflicts", "-f", str(crd))
-    names = [f"crd/{yaml.safe_load(c.read_text())['metadata']['name']}" for c in crds]
-    kube.run("wait", "--for=condition=Established", "--timeout=60s", *names)
-    assert all(b.is_file() for b in binaries)
-
-    scratch = Path(tempfile.mkdtemp(prefix="flux-gitops-"))
-    env = {**kube.env(), "RUNTIME_NAMESPACE": FLUX_NAMESPACE}
-    try:
-        with contextlib.ExitStack() as stack:
-            serve = [str(gitserver), "-root", str(scratch / "served")]
-            served = stack.enter_context(fluxkit.started("gitserver", serve, scratch, env))
-            base = eventually(
-                lambda: [u for u in served.log.read_text().split() if u.startswith("http://")],
-                30, "the git server's URL",
-            )[0]  # fmt: skip
-            repo = Repo(scratch / "work", f"{base}/ffmpeg-operator.git")
-            _initial_commit(repo)
-
-            controllers = []
-            for component, storage in (("source-controller", scratch / "artifacts"),
-                                       ("kustomize-controller", None)):  # fmt: skip
-                health = fluxkit.free_port()
-                command = fluxkit.controller_command(component, storage, health)
-                controller = stack.enter_context(fluxkit.started(component, command, scratch, env))
-                fluxkit.wait_healthy(controller, health)
-                controllers.append(controller)
-
-            pipeline = Flux(kube, repo, [served, *controllers])
-            objects = _gitops_objects()
-            objects[1]["spec"]["url"] = repo.url
-            try:
-                kube.apply(objects)
-                yield pipeline
-            finally:
-                _remove_flux_objects(kube)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _initial_commit(repo: Repo) -> None:
-    """The repository's ``deploy/`` tree (and the CRDs its base refers to), as one commit."""
-    repo.work.mkdir()
-    repo.git("init", "--quiet")
-    for part in ("deploy", "crds"):
-        shutil.copytree(ROOT / part, repo.work / part)
-    repo.commit_and_push("deploy/ as in the work tree")
+def flux(kube: Kube, release: float) -> Iterator[fluxkit.Flux]:
+    """The pipeline with the GitRepository and Kustomization applied; all removed after."""
+    with fluxkit.running(kube, FLUX_NAMESPACE, ("deploy", "crds")) as pipeline:
+        objects = _gitops_objects()
+        objects[1]["spec"]["url"] = pipeline.repo.url
+        try:
+            kube.apply(objects)
+            yield pipeline
+        finally:
+            _remove_flux_objects(kube)
 
 
 def _remove_flux_objects(kube: Kube) -> None:
@@ -222,9 +106,8 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
-def test_flux_applies_the_example_tree_and_the_run_pod_runs(flux: Flux) -> None:
-    head = flux.repo.git("rev-parse", "HEAD")
-    flux.synced(head)
+def test_flux_applies_the_example_tree_and_the_run_pod_runs(flux: fluxkit.Flux) -> None:
+    flux.synced(KUSTOMIZATION, flux.repo.head())
     names = {p["metadata"]["name"] for p in flux.kube.items(
         "ffp", "-l", f"kustomize.toolkit.fluxcd.io/name={KUSTOMIZATION}")}  # fmt: skip
     assert names == EXAMPLE_PROCESSES
@@ -234,16 +117,16 @@ def test_flux_applies_the_example_tree_and_the_run_pod_runs(flux: Flux) -> None:
     assert not _live_run_pods(flux.kube, "archive")  # stopped in Git: no run Pod
 
 
-def test_a_commit_changing_a_process_replaces_its_run_pod(flux: Flux) -> None:
-    flux.synced(flux.repo.git("rev-parse", "HEAD"))
+def test_a_commit_changing_a_process_replaces_its_run_pod(flux: fluxkit.Flux) -> None:
+    flux.synced(KUSTOMIZATION, flux.repo.head())
     old = eventually(lambda: _running_pod(flux.kube, "testcard"), 180, "testcard's run Pod")
     assert "size=320x180" in _args(old)
 
     _edit(flux.repo.work / EXAMPLES / "testcard.yaml",
           "testsrc2=size=320x180:rate=25", "testsrc2=size=160x90:rate=25")  # fmt: skip
     commit = flux.repo.commit_and_push("testcard: a smaller picture")
-    flux.request_reconcile()
-    flux.synced(commit)
+    flux.request_reconcile(SOURCE)
+    flux.synced(KUSTOMIZATION, commit)
 
     new = eventually(
         lambda: (pod := _running_pod(flux.kube, "testcard"))
@@ -255,8 +138,8 @@ def test_a_commit_changing_a_process_replaces_its_run_pod(flux: Flux) -> None:
                "the old run Pod to be gone")  # fmt: skip
 
 
-def test_a_process_deleted_from_git_is_pruned_with_its_run_pods(flux: Flux) -> None:
-    flux.synced(flux.repo.git("rev-parse", "HEAD"))
+def test_a_process_deleted_from_git_is_pruned_with_its_run_pods(flux: fluxkit.Flux) -> None:
+    flux.synced(KUSTOMIZATION, flux.repo.head())
     eventually(lambda: _live_run_pods(flux.kube, "testcard-snapshot"), 180,
                "testcard-snapshot's run Pod")  # fmt: skip
 
@@ -264,8 +147,8 @@ def test_a_process_deleted_from_git_is_pruned_with_its_run_pods(flux: Flux) -> N
     _edit(kustomization, "  - testcard-snapshot.yaml\n", "")
     (flux.repo.work / EXAMPLES / "testcard-snapshot.yaml").unlink()
     commit = flux.repo.commit_and_push("remove testcard-snapshot")
-    flux.request_reconcile()
-    flux.synced(commit)
+    flux.request_reconcile(SOURCE)
+    flux.synced(KUSTOMIZATION, commit)
 
     eventually(lambda: flux.kube.get("ffp", "testcard-snapshot") is None, 120,
                "Flux to prune testcard-snapshot")  # fmt: skip
