@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from backends import BackendServer, require_runs
+from backends import BackendServer, local_backend, require_runs
 from livesrv import LiveServer, live_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -111,13 +111,7 @@ def backend_server(request: pytest.FixtureRequest) -> BackendServer:
         kube: BackendServer = request.getfixturevalue("kube_backend_server")
         return kube
     local: LiveServer = request.getfixturevalue("server")
-    return BackendServer(
-        "local",
-        local,
-        memfs_url=f"http://admin:memfspw@127.0.0.1:{local.port}/memfs",
-        disk_dir=str(local.data_dir.resolve() / "disk"),
-        disk_files=local.data_dir.resolve() / "disk",
-    )
+    return local_backend(local)
 
 
 @pytest.fixture

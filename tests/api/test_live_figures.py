@@ -29,7 +29,7 @@ from acceptance_helpers import (
     wait_until,
 )
 
-from backends import BackendServer, require_runs
+from backends import BackendServer, local_backend, require_runs
 from livesrv import LiveServer
 
 DEBIAN_FFMPEG = "/usr/bin/ffmpeg"
@@ -91,13 +91,7 @@ def figures_backend(
         running = LiveServer(data_dir=directory, env={"FFMPEG_OPERATOR_FFMPEG": ffmpeg_binary})
         local_servers[ffmpeg_binary] = running
         running.start()
-    yield BackendServer(
-        "local",
-        running,
-        memfs_url=f"http://admin:memfspw@127.0.0.1:{running.port}/memfs",
-        disk_dir=str(running.data_dir.resolve() / "disk"),
-        disk_files=running.data_dir.resolve() / "disk",
-    )
+    yield local_backend(running)
 
 
 @pytest.fixture
