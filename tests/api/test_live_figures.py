@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +22,7 @@ from acceptance_helpers import (
     JsonDict,
     create,
     path_id,
-    state,
+    stays_running,
     unique_id,
     wait_for,
     wait_until,
@@ -155,18 +154,6 @@ def _lavfi(address: str, io_id: str = "in") -> JsonDict:
     return {"id": io_id, "address": address, "options": ["-re", "-f", "lavfi"]}
 
 
-def _watch(api: httpx.Client, pid: str) -> JsonDict:
-    """Poll for :data:`WATCH_S`; fail as soon as the process is not running."""
-    deadline = time.monotonic() + WATCH_S
-    current = state(api, pid)
-    while time.monotonic() < deadline:
-        assert current["exec"] == "running", current
-        time.sleep(0.25)
-        current = state(api, pid)
-    assert current["exec"] == "running", current
-    return current
-
-
 def _live(current: JsonDict) -> bool:
     progress = current["progress"]
     return bool(
@@ -181,7 +168,7 @@ def _start(api: httpx.Client, config: JsonDict) -> JsonDict:
     """Create, wait for live figures, then watch it run past its stale timeout."""
     create(api, config)
     wait_for(api, config["id"], _live, timeout=FIGURES_TIMEOUT_S, interval=0.25)
-    return _watch(api, config["id"])["progress"]
+    return stays_running(api, config["id"], WATCH_S, interval=0.25)["progress"]
 
 
 def _by_type(entries: list[JsonDict], kind: str) -> JsonDict:
