@@ -30,6 +30,7 @@ from acceptance_helpers import (
 
 from backends import BackendServer, local_backend, require_runs
 from livesrv import LiveServer
+from tiers import unavailable
 
 DEBIAN_FFMPEG = "/usr/bin/ffmpeg"
 #: Seconds without progress after which a process would be stopped as stale.
@@ -47,10 +48,7 @@ def ffmpeg_binary(request: pytest.FixtureRequest) -> str:
     if request.param == "9.0.2":
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     if not os.access(DEBIAN_FFMPEG, os.X_OK):
-        message = f"{DEBIAN_FFMPEG} (Debian's ffmpeg 5.1) is missing: apt-get install ffmpeg"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{DEBIAN_FFMPEG} (Debian's ffmpeg 5.1) is missing: apt-get install ffmpeg")
     return DEBIAN_FFMPEG
 
 
