@@ -45,11 +45,14 @@ def binary(component: str, name: str | None = None) -> Path:
 
 def module_dir(component: str) -> Path:
     """Where the Go module cache holds the module ``component`` is built from."""
-    result = subprocess.run(
-        ["go", "list", "-mod=readonly", "-m", "-json", MODULES[component]],
-        cwd=build.HERE / component, capture_output=True, text=True, check=True,
-        env={**os.environ, "GOFLAGS": "-mod=readonly"},
-    )  # fmt: skip
+    try:
+        result = subprocess.run(
+            ["go", "list", "-mod=readonly", "-m", "-json", MODULES[component]],
+            cwd=build.HERE / component, capture_output=True, text=True, check=True,
+            env={**os.environ, "GOFLAGS": "-mod=readonly"},
+        )  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise SystemExit(f"cannot find {MODULES[component]} with `go list -m`: {error}") from None
     found = json.loads(result.stdout).get("Dir")
     if not found:  # listed but not downloaded: the build downloads it, so this is a stale cache
         raise SystemExit(f"{MODULES[component]} is not in the Go module cache")
