@@ -2,6 +2,10 @@ module ffmpeg-operator.test/cluster/kustomize-controller
 
 go 1.26.0
 
+// Flux's kustomize-controller v1.9.6 (the newest release whose go.mod accepts Go 1.26), built by
+// ../build.py. `go install …@v1.9.6` refuses upstream's go.mod for its replace lines, so they
+// are copied here (all but `…/api => ./api`: the published api module stands in for it).
+
 replace github.com/opencontainers/go-digest => github.com/opencontainers/go-digest v1.0.1-0.20220411205349-bde1400a84be
 
 replace gopkg.in/yaml.v3 => gopkg.in/yaml.v3 v3.0.1

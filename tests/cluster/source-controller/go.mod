@@ -2,8 +2,15 @@ module ffmpeg-operator.test/cluster/source-controller
 
 go 1.26.0
 
+// Flux's source-controller v1.9.6 (the newest release whose go.mod accepts Go 1.26) and
+// gitserver (./gitserver), built by ../build.py. `go install …@v1.9.6` refuses upstream's go.mod
+// for its replace lines, so they are copied here (all but `…/api => ./api`: the published api
+// module at the version upstream requires stands in for it).
+
 replace github.com/opencontainers/go-digest => github.com/opencontainers/go-digest v1.0.1-0.20220411205349-bde1400a84be
 
+// Not upstream's: v1.9.6 requires v0.18.3, whose zip the Go module proxy here refuses (403);
+// v0.18.0 is the nearest release of the same minor version it serves (see ../README.md).
 replace github.com/fluxcd/pkg/artifact => github.com/fluxcd/pkg/artifact v0.18.0
 
 tool github.com/fluxcd/source-controller
