@@ -103,9 +103,14 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     services: CoreServices | None = None,
     ready: Callable[[], str | None] | None = None,
+    unhealthy: Callable[[], str | None] | None = None,
 ) -> FastAPI:
     """``ready()`` says why the backend cannot serve yet (None: it can): ``/ready`` answers 503
-    then (a readiness probe), and so does every ``/api/v3`` call, with the reason."""
+    then (a readiness probe), and so does every ``/api/v3`` call, with the reason.
+
+    ``unhealthy()`` says why the backend serves only in part now (None: fully): ``/ready``
+    answers 503 with it too, but the API goes on (its reads still answer; a call that needs
+    what is missing answers 503 on its own)."""
     auth = auth or AuthSettings()
     info = info or ServerInfo()
     started = time.time()
@@ -146,6 +151,8 @@ def create_app(
     @app.get("/ready", response_class=PlainTextResponse)
     async def readiness() -> Response:
         waiting = ready() if ready is not None else None
+        if waiting is None and unhealthy is not None:
+            waiting = unhealthy()
         if waiting is not None:
             return PlainTextResponse(waiting, status_code=503)
         return PlainTextResponse("ready")

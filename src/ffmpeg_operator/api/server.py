@@ -197,6 +197,7 @@ def _api_app(
     settings_store: SettingsStore,
     restarts: Callable[[], dict[str, int]],
     ready: Callable[[], str | None] | None = None,
+    unhealthy: Callable[[], str | None] | None = None,
 ) -> FastAPI:
     """What both modes build alike around their backend: auth, instance id, the config and
     file services, and a lifespan that opens and closes the backend. ``secret(path)`` reads a
@@ -226,6 +227,7 @@ def _api_app(
         lifespan=_lifespan(backend.open, backend.close, services.config),
         services=services,
         ready=ready,
+        unhealthy=unhealthy,
     )
 
 
@@ -267,6 +269,7 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
     The memfs store lives in this process; run Pods reach it through
     ``FFMPEG_OPERATOR_MEMFS_URL`` (the API Service), by default this server's own address.
     """
+    from ffmpeg_operator.api.backends.kubeerrors import install_kube_error_handler
     from ffmpeg_operator.api.backends.kubernetes import KubernetesBackend, KubernetesOptions
     from ffmpeg_operator.kube.settings import settings_from_env
 
@@ -303,7 +306,7 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
         )
     else:
         settings_store = FileSettingsStore(data_dir / "config.json")
-    return _api_app(
+    app = _api_app(
         backend,
         options,
         secret=_secret_if_possible,
@@ -315,4 +318,8 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
         settings_store=settings_store,
         restarts=backend.restarts,
         ready=backend.waiting_for,
+        unhealthy=backend.apiserver_trouble,
     )
+    # An apiserver that is away answers 503 (not 500) on every route that needed it.
+    install_kube_error_handler(app)
+    return app

@@ -83,6 +83,8 @@ class ObjectCache:
         self._version = ""
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        #: Why the last list or watch of the API server failed; None once one succeeded.
+        self.failure: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -205,7 +207,12 @@ class ObjectCache:
 
     async def _relist(self) -> None:
         started = time.monotonic()
-        listing = await self._client.request("GET", self._path, query=self._query())
+        try:
+            listing = await self._client.request("GET", self._path, query=self._query())
+        except KubeApiError as error:
+            self.failure = str(error)
+            raise
+        self.failure = None
         self._listed_at = started
         items: list[Obj] = listing.get("items") or []
         version = resource_version(listing)
@@ -238,10 +245,15 @@ class ObjectCache:
                     self._version = ""  # too old: list again
                     continue
                 log.warning("watching %s failed: %s", self._path, error)
+                self.failure = str(error)
+                # List again once it answers: the failure is over only when a list succeeded
+                # (a watch that opens and stays quiet proves nothing until its first event).
+                self._version = ""
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
-            except Exception:
+            except Exception as error:
                 log.exception("watching %s failed", self._path)
+                self.failure = str(error) or type(error).__name__
                 self._version = ""
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)

@@ -29,14 +29,23 @@ __all__ = [
     "KubeApiError",
     "KubeClient",
     "connect",
+    "request_timeout",
 ]
 
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
-#: Seconds an ordinary request may take.
+#: Seconds an ordinary request may take (connect included), unless ``$TIMEOUT_ENV`` says.
 REQUEST_TIMEOUT = 30.0
+#: Seconds a Pod log read may take at most.
+LOG_TIMEOUT = 10.0
+#: Environment variable with the seconds of :data:`REQUEST_TIMEOUT` (a shorter wait on an
+#: apiserver that accepts and never answers; tests use a fraction of a second).
+TIMEOUT_ENV = "FFMPEG_OPERATOR_KUBE_TIMEOUT"
+#: Answers of an API server that is there but cannot serve now (overloaded, restarting, its
+#: etcd away, a proxy in front of it without a backend): like no answer at all, for a client.
+UNAVAILABLE_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
 
 Query = Sequence[tuple[str, str]] | Mapping[str, str] | None
 
@@ -44,14 +53,23 @@ Query = Sequence[tuple[str, str]] | Mapping[str, str] | None
 class KubeApiError(Exception):
     """A failed request: the API server's ``Status`` (``code``, ``reason``, ``message``).
 
-    ``status`` 0 means the API server could not be reached at all.
+    ``status`` 0 means the API server could not be reached at all (refused, timed out, the
+    connection dropped). ``retry_after`` is its ``Retry-After`` header (429, 503), if any.
     """
 
-    def __init__(self, status: int, reason: str, message: str) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, retry_after: str | None = None
+    ) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status = status
         self.reason = reason
         self.message = message
+        self.retry_after = retry_after
+
+    @property
+    def unavailable(self) -> bool:
+        """The API server is away or cannot serve now (see :data:`UNAVAILABLE_STATUSES`)."""
+        return self.status in UNAVAILABLE_STATUSES
 
     @property
     def not_found(self) -> bool:
@@ -67,16 +85,35 @@ class KubeApiError(Exception):
         return self.status == 409 and self.reason == "AlreadyExists"
 
 
-def _error_from(status: int, body: bytes) -> KubeApiError:
+def _error_from(status: int, body: bytes, retry_after: str | None = None) -> KubeApiError:
     try:
         data = json.loads(body)
     except ValueError:
         data = None
     if isinstance(data, dict):
         return KubeApiError(
-            status, str(data.get("reason") or ""), str(data.get("message") or body[:200])
+            status,
+            str(data.get("reason") or ""),
+            str(data.get("message") or body[:200]),
+            retry_after,
         )
-    return KubeApiError(status, "", body[:200].decode("utf-8", "replace"))
+    return KubeApiError(status, "", body[:200].decode("utf-8", "replace"), retry_after)
+
+
+def _unreachable(error: BaseException) -> KubeApiError:
+    # aiohttp's timeouts carry no text: name them, the API's error detail shows this.
+    text = str(error) or ("timed out" if isinstance(error, TimeoutError) else "")
+    return KubeApiError(0, "Unreachable", text or type(error).__name__)
+
+
+def request_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """:data:`REQUEST_TIMEOUT`, or the positive seconds in ``$TIMEOUT_ENV``."""
+    value = (os.environ if environ is None else environ).get(TIMEOUT_ENV, "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        return REQUEST_TIMEOUT
+    return seconds if seconds > 0 else REQUEST_TIMEOUT
 
 
 def _query_list(query: Query) -> list[tuple[str, str]]:
@@ -89,9 +126,15 @@ def _query_list(query: Query) -> list[tuple[str, str]]:
 class KubeClient:
     """Requests to one API server as the configured user; objects are ``dict`` s."""
 
-    def __init__(self, api_client: kube_client.ApiClient, namespace: str) -> None:
+    def __init__(
+        self,
+        api_client: kube_client.ApiClient,
+        namespace: str,
+        timeout: float = REQUEST_TIMEOUT,
+    ) -> None:
         self._api = api_client
         self.namespace = namespace
+        self.timeout = timeout
 
     async def close(self) -> None:
         await self._api.close()
@@ -118,7 +161,7 @@ class KubeClient:
                 _request_timeout=timeout,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise KubeApiError(0, "Unreachable", str(error) or type(error).__name__) from error
+            raise _unreachable(error) from error
         return response
 
     async def request(
@@ -129,17 +172,22 @@ class KubeClient:
         query: Query = None,
         body: Any = None,
         content_type: str = JSON,
-        timeout: float = REQUEST_TIMEOUT,
+        timeout: float | None = None,
     ) -> Any:
-        """The decoded JSON answer of a request; raises :class:`KubeApiError` on non-2xx."""
+        """The decoded JSON answer of a request; raises :class:`KubeApiError` on non-2xx.
+
+        ``timeout``: seconds for the whole request, by default the client's.
+        """
+        seconds = self.timeout if timeout is None else timeout
         data = await self._read(
-            await self._send(method, path, query, body, content_type, timeout)
+            await self._send(method, path, query, body, content_type, seconds)
         )
         return json.loads(data) if data else None
 
-    async def text(self, path: str, *, query: Query = None, timeout: float = 10.0) -> str:
+    async def text(self, path: str, *, query: Query = None, timeout: float | None = None) -> str:
         """A plain-text answer (Pod logs)."""
-        data = await self._read(await self._send("GET", path, query, None, JSON, timeout))
+        seconds = min(LOG_TIMEOUT, self.timeout) if timeout is None else timeout
+        data = await self._read(await self._send("GET", path, query, None, JSON, seconds))
         return data.decode("utf-8", "replace")
 
     @staticmethod
@@ -148,11 +196,11 @@ class KubeClient:
         try:
             data = await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise KubeApiError(0, "Unreachable", str(error) or type(error).__name__) from error
+            raise _unreachable(error) from error
         finally:
             response.release()
         if response.status >= 300:
-            raise _error_from(response.status, data)
+            raise _error_from(response.status, data, response.headers.get("Retry-After"))
         return data
 
     async def watch(self, path: str, *, query: Query = None) -> AsyncIterator[dict[str, Any]]:
@@ -164,7 +212,9 @@ class KubeClient:
         response = await self._send("GET", path, params, None, JSON, timeout)
         try:
             if response.status >= 300:
-                raise _error_from(response.status, await response.read())
+                raise _error_from(
+                    response.status, await response.read(), response.headers.get("Retry-After")
+                )
             while True:
                 try:
                     line = await response.content.readline()
@@ -216,4 +266,4 @@ async def connect(
         )
         context_namespace = _context_namespace(loader)
     api_client = kube_client.ApiClient(configuration)
-    return KubeClient(api_client, namespace or context_namespace or "default")
+    return KubeClient(api_client, namespace or context_namespace or "default", request_timeout())

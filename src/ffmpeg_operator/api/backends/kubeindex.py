@@ -134,6 +134,14 @@ class KubeIndex:
         """Why the backend cannot serve yet, or None once it can."""
         return self._waiting
 
+    def apiserver_trouble(self) -> str | None:
+        """Why the API server cannot be used now (its last list or watch of the processes
+        failed), or None: ``/ready`` says so, while reads go on from the caches."""
+        failure = self._processes.failure if self._processes is not None else None
+        if self._waiting is not None or failure is None:
+            return None
+        return f"the Kubernetes API server cannot be used now: {failure}"
+
     async def _start_caches(self) -> None:
         assert self._processes is not None and self._pods is not None
         await self._processes.start()

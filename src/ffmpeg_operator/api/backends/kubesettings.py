@@ -92,4 +92,6 @@ class SecretSettingsStore:
                         # Another replica created it meanwhile: write over it as a PATCH would.
                         await self._patch(client, patch)
         except KubeApiError as error:
+            if error.unavailable:
+                raise  # 503 (kubeerrors), not "Failed to store config": nothing was refused
             raise OSError(f"secret {self.name}: {error}") from error
