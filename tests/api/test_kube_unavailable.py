@@ -159,6 +159,19 @@ def test_ready_says_the_apiserver_is_away_while_reads_go_on(
         _eventually(lambda: client.get("/ready").status_code == 200)
 
 
+def test_state_and_report_answer_from_memory_while_the_apiserver_never_answers(
+    api: LiveServer, apiserver: TcpSwitch
+) -> None:
+    with api.client() as client:
+        assert client.post("/api/v3/process", json=PROCESS).status_code == 200
+        apiserver.hang()
+        state = client.get("/api/v3/process/cam1/state")
+        assert state.status_code == 200, state.text
+        assert state.json()["order"] == "stop"
+        report = client.get("/api/v3/process/cam1/report")
+        assert report.status_code == 200, report.text
+
+
 def test_an_apiserver_503_answer_is_a_503(api: LiveServer, emulator: Any) -> None:
     emulator.handler["post", _resource()][:1] << 503
     with api.client() as client:

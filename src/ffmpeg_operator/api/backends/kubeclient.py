@@ -179,9 +179,7 @@ class KubeClient:
         ``timeout``: seconds for the whole request, by default the client's.
         """
         seconds = self.timeout if timeout is None else timeout
-        data = await self._read(
-            await self._send(method, path, query, body, content_type, seconds)
-        )
+        data = await self._read(await self._send(method, path, query, body, content_type, seconds))
         return json.loads(data) if data else None
 
     async def text(self, path: str, *, query: Query = None, timeout: float | None = None) -> str:
