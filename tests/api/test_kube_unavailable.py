@@ -191,6 +191,18 @@ def test_an_apiserver_429_answer_is_a_503_with_its_retry_after(
         assert client.post("/api/v3/process", json=PROCESS).status_code == 200
 
 
+def test_a_rename_whose_deletion_meets_a_503_takes_the_new_object_back(
+    api: LiveServer, emulator: Any
+) -> None:
+    with api.client() as client:
+        assert client.post("/api/v3/process", json=PROCESS).status_code == 200
+        emulator.handler["delete", _resource()][:1] << 503
+        response = client.put("/api/v3/process/cam1", json={**PROCESS, "id": "cam2"})
+        _assert_unavailable(response, "answered 503")
+        _eventually(lambda: _objects(emulator) == [cr_name("cam1")], 5)
+        assert [item["id"] for item in client.get("/api/v3/process").json()] == ["cam1"]
+
+
 def test_an_apiserver_refusal_is_a_502_not_a_500(api: LiveServer, emulator: Any) -> None:
     emulator.handler["post", _resource()][:1] << 403
     with api.client() as client:
