@@ -108,9 +108,11 @@ def test_post_answers_503_when_the_apiserver_never_answers(
         _assert_unavailable(client.post("/api/v3/process", json=PROCESS), "timed out")
         assert time.monotonic() - started < 10  # the configured 0.5 s, not the default 30 s
         assert _objects(emulator) == []
+        assert client.get("/ready").status_code == 503
 
         apiserver.up()
-        _eventually(lambda: client.post("/api/v3/process", json=PROCESS).status_code == 200)
+        _eventually(lambda: client.get("/ready").status_code == 200)  # no other traffic
+        assert client.post("/api/v3/process", json=PROCESS).status_code == 200
         assert _objects(emulator) == [cr_name("cam1")]
 
 

@@ -135,6 +135,14 @@ class KubeClient:
         self._api = api_client
         self.namespace = namespace
         self.timeout = timeout
+        #: Why the last request found the API server away (see ``KubeApiError.unavailable``);
+        #: None once one was answered.
+        self.trouble: str | None = None
+
+    def _noted(self, error: KubeApiError) -> KubeApiError:
+        if error.unavailable:
+            self.trouble = str(error)
+        return error
 
     async def close(self) -> None:
         await self._api.close()
@@ -161,7 +169,7 @@ class KubeClient:
                 _request_timeout=timeout,
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise _unreachable(error) from error
+            raise self._noted(_unreachable(error)) from error
         return response
 
     async def request(
@@ -188,17 +196,19 @@ class KubeClient:
         data = await self._read(await self._send("GET", path, query, None, JSON, seconds))
         return data.decode("utf-8", "replace")
 
-    @staticmethod
-    async def _read(response: aiohttp.ClientResponse) -> bytes:
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
         """The whole body of a 2xx answer; :class:`KubeApiError` for any other."""
         try:
             data = await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise _unreachable(error) from error
+            raise self._noted(_unreachable(error)) from error
         finally:
             response.release()
         if response.status >= 300:
-            raise _error_from(response.status, data, response.headers.get("Retry-After"))
+            raise self._noted(
+                _error_from(response.status, data, response.headers.get("Retry-After"))
+            )
+        self.trouble = None
         return data
 
     async def watch(self, path: str, *, query: Query = None) -> AsyncIterator[dict[str, Any]]:
@@ -210,9 +220,12 @@ class KubeClient:
         response = await self._send("GET", path, params, None, JSON, timeout)
         try:
             if response.status >= 300:
-                raise _error_from(
-                    response.status, await response.read(), response.headers.get("Retry-After")
+                raise self._noted(
+                    _error_from(
+                        response.status, await response.read(), response.headers.get("Retry-After")
+                    )
                 )
+            self.trouble = None
             while True:
                 try:
                     line = await response.content.readline()

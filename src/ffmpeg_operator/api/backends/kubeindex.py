@@ -85,6 +85,7 @@ class KubeIndex:
         self._skills: Skills | None = None
         self._waiting: str | None = "starting"
         self._starting: asyncio.Task[None] | None = None
+        self._looking: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -135,12 +136,23 @@ class KubeIndex:
         return self._waiting
 
     def apiserver_trouble(self) -> str | None:
-        """Why the API server cannot be used now (its last list or watch of the processes
-        failed), or None: ``/ready`` says so, while reads go on from the caches."""
-        failure = self._processes.failure if self._processes is not None else None
-        if self._waiting is not None or failure is None:
+        """Why the API server cannot be used now, or None: ``/ready`` says so, while reads go
+        on from the caches. Its last list or watch of the processes failed, or its last
+        request found it away: then one look (a list of at most one object) runs in the
+        background, so a readiness probe learns of its return without waiting for traffic."""
+        if self._waiting is not None or self.client is None:
             return None
+        failure = self._processes.failure if self._processes is not None else None
+        failure = failure or self.client.trouble
+        if failure is None:
+            return None
+        if self._looking is None or self._looking.done():
+            self._looking = asyncio.create_task(self._look(), name="look at the API server")
         return f"the Kubernetes API server cannot be used now: {failure}"
+
+    async def _look(self) -> None:
+        with contextlib.suppress(KubeApiError):  # noted by the client
+            await self._client().request("GET", self._collection(), query={"limit": "1"})
 
     async def _start_caches(self) -> None:
         assert self._processes is not None and self._pods is not None
@@ -167,10 +179,11 @@ class KubeIndex:
             return
 
     async def close(self) -> None:
-        if self._starting is not None:
-            self._starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._starting
+        for task in (self._starting, self._looking):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for cache in (self._processes, self._pods):
             if cache is not None:
                 await cache.close()
