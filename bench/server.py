@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -61,14 +62,37 @@ def served(timeout: float = 30.0) -> Iterator[RunningServer]:
         _wait_until_up(child, base_url, timeout, root / "server.log")
         yield RunningServer(base_url, psutil.Process(child.pid), root / "data")
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+        stop_tree(child)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def stop_tree(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM ``child`` (started with ``start_new_session``) and its process group, wait, then
+    SIGKILL whatever of the group and of its descendants is left.
+
+    A server may exit on SIGTERM without ending its ffmpeg children (they then live on,
+    re-parented, in its process group or in sessions of their own): the descendants are
+    collected before the signal, so none outlives the bench.
+    """
+    try:
+        descendants = psutil.Process(child.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    _gone, alive = psutil.wait_procs(descendants, timeout=5)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)
 
 
 def _wait_until_up(

@@ -11,10 +11,8 @@ Both servers go through the same phases in turn, so they see the same machine lo
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import tempfile
@@ -29,7 +27,7 @@ import httpx
 from bench import harness
 from bench.harness import Plan, Samples, Target
 from bench.report import save
-from bench.server import free_port, served
+from bench.server import free_port, served, stop_tree
 from ffmpeg_operator.supervision.binary import find_ffmpeg
 
 #: Pause before each server's turn in a phase.
@@ -92,12 +90,7 @@ def started(cmd: str, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
             time.sleep(0.05)
         yield url, child.pid
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+        stop_tree(child)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
 
