@@ -354,18 +354,21 @@ class FFmpegRun:
     async def stop(self, reason: str | None = None, grace: float = DEFAULT_GRACE_S) -> None:
         """SIGINT, then SIGKILL when still alive after ``grace`` s; return once it exited.
 
-        Idempotent: later calls wait for the first stop and keep its reason.
+        Idempotent: later calls wait for the first stop and keep its reason. The SIGINT goes
+        out before the first await, so a caller may do other work while ffmpeg exits (the
+        exit takes ffmpeg ~10 ms: its loop notices the signal between two frames).
         """
         if self._stop_task is None:
             if self.running:
                 self._stop_reason = reason
+                self._signal(signals.SIGINT)
             self._stop_task = asyncio.create_task(self._stop(grace))
         await asyncio.shield(self._stop_task)
 
     async def _stop(self, grace: float) -> None:
+        """Wait for the exit after the SIGINT that :meth:`stop` sent; SIGKILL after ``grace``."""
         if not self.running:
             return
-        self._signal(signals.SIGINT)
         try:
             await asyncio.wait_for(asyncio.shield(self._exit_task), timeout=grace)
         except TimeoutError:
