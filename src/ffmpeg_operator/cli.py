@@ -203,7 +203,16 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
         app_ = build_kubernetes_app(options)
     else:
         app_, _engine = build_local_app(options)
-    uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
+    from ffmpeg_operator.api.oneshot import OneWriteProtocol
+
+    uvicorn.run(
+        app_,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=access_log,
+        http=OneWriteProtocol,
+    )
 
 
 @app.command()
