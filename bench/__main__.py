@@ -14,7 +14,14 @@ def main(argv: list[str] | None = None) -> int:
         "suite",
         nargs="?",
         default="embedded",
-        choices=["embedded", "embedded-targets", "operator", "kubernetes", "realcluster"],
+        choices=[
+            "embedded",
+            "embedded-targets",
+            "operator",
+            "kubernetes",
+            "realcluster",
+            "realcluster-operator",
+        ],
         help="what to measure",
     )
     parser.add_argument(
@@ -48,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench import realcluster
 
         return realcluster.main(quick=args.quick)
+    if args.suite == "realcluster-operator":
+        # bench operator's (a)/(b) on the local cluster's apiserver (make cluster-up).
+        from bench import realoperator
+
+        return realoperator.main(quick=args.quick)
     if args.suite == "embedded-targets":
         return embedded.main(quick=args.quick)
     from bench import sidebyside

@@ -86,6 +86,7 @@ def start_latency(
     to_object: list[float] = []
     to_pod: list[float] = []
     to_running: list[float] = []
+    to_gone: list[float] = []
     for index in range(plan.starts):
         pid = f"bench-start-{label}-{index}"
         name = cr_name(pid)
@@ -103,7 +104,10 @@ def start_latency(
             to_pod.append(time.perf_counter() - started)
             _until(lambda pid=pid: _running_with_frames(client, pid), 30, "frames")
             to_running.append(time.perf_counter() - started)
+        deleting = time.perf_counter()
         client.delete(process_path(pid)).raise_for_status()
+        # The answer follows the object's removal (the operator's finalizer done, bounded).
+        to_gone.append(time.perf_counter() - deleting)
     figures = [
         Figure(
             f"(a) POST -> FFmpegProcess created, {label}",
@@ -112,6 +116,15 @@ def start_latency(
             note=f"{ms(min(to_object)):.0f}-{ms(max(to_object)):.0f} ms over {plan.starts}",
         )
     ]
+    figures.append(
+        Figure(
+            f"(a) DELETE -> FFmpegProcess gone, {label}",
+            ms(statistics.median(to_gone)),
+            "ms",
+            note=f"{ms(min(to_gone)):.0f}-{ms(max(to_gone)):.0f} ms over {plan.starts}; "
+            + ("a running process: its run ends first" if env.has_operator else "no operator"),
+        )
+    )
     if to_pod:
         figures += [
             Figure(

@@ -27,6 +27,7 @@ import contextlib
 import json
 import math
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -118,10 +119,12 @@ def _no_refs(_pid: str) -> ProcessConfig | None:
 # --------------------------------------------------------------------------- plumbing
 
 
-async def _post_all(url: str, path: str, bodies: Sequence[dict[str, Any]]) -> float:
+async def _post_all(
+    url: str, path: str, bodies: Sequence[dict[str, Any]], tls: ssl.SSLContext | None = None
+) -> float:
     """POST every body with IN_FLIGHT requests at a time; the seconds it took."""
     gate = asyncio.Semaphore(IN_FLIGHT)
-    connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
+    connector = aiohttp.TCPConnector(limit=IN_FLIGHT, ssl=tls if tls is not None else True)
     async with aiohttp.ClientSession(base_url=url, connector=connector) as session:
 
         async def post(body: dict[str, Any]) -> None:

@@ -24,6 +24,8 @@ import httpx
 
 from bench.kubernetes import Plan, _rss_mib, create_processes, list_latency, start_latency
 from bench.report import Figure, render, save
+from ffmpeg_operator.kube.names import GROUP
+from ffmpeg_operator.kube.spec import PLURAL, VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 for extra in (ROOT / "tests", ROOT / "tests" / "cluster"):
@@ -57,11 +59,13 @@ class _RealEnvironment:
 
 
 def _helm(lay: cluster.Layout, *args: str) -> None:
-    subprocess.run(
+    done = subprocess.run(
         [str(cluster.binary("helm")), "--kubeconfig", str(lay.kubeconfig),
          "--kube-context", cluster.CONTEXT, *args],
-        check=True, capture_output=True, timeout=600,
+        check=False, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"helm {args[0]} failed: {done.stderr.strip()}")
 
 
 def _kubectl(lay: cluster.Layout, *args: str, timeout: float = 300) -> None:
@@ -70,6 +74,19 @@ def _kubectl(lay: cluster.Layout, *args: str, timeout: float = 300) -> None:
         [str(kubectl), "--kubeconfig", str(lay.kubeconfig), "--context", cluster.CONTEXT, *args],
         check=False, capture_output=True, timeout=timeout,
     )  # fmt: skip
+
+
+def _statuses_written(lay: cluster.Layout, count: int, timeout: float) -> float:
+    """Seconds until ``count`` FFmpegProcesses of the namespace have a status (or timeout)."""
+    path = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}"
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        status, body = cluster.api(lay, "GET", path)
+        items = body.get("items", []) if status == 200 and isinstance(body, dict) else []
+        if sum(1 for obj in items if (obj.get("status") or {}).get("state")) >= count:
+            break
+        time.sleep(2.0)
+    return time.monotonic() - started
 
 
 def run(plan: Plan, progress: Callable[[str], None] = print) -> list[Figure]:
@@ -106,7 +123,11 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> list[Figure]:
                         took / plan.listed_processes * 1000, "ms",
                         note=f"{took:.1f} s in all, one client, one after the other",
                     ))  # fmt: skip
-                    time.sleep(5.0)  # let the operator's first status writes settle
+                    # The list is measured once the operator has written every status: while
+                    # it writes, each watch event replaces a process's view (and its JSON).
+                    settled = _statuses_written(lay, plan.listed_processes, timeout=180)
+                    progress(f"statuses written after {settled:.0f} s")
+                    time.sleep(2.0)
                     progress("(b) list latency ...")
                     figures += list_latency(env, client, plan)
                     assert server.process is not None

@@ -236,6 +236,29 @@ async def test_reload_of_an_invalid_process_fails_and_writes_nothing(
 # --- updates ------------------------------------------------------------------------------
 
 
+async def test_a_list_shows_a_change_made_by_hand_after_an_earlier_list(
+    backend: KubernetesBackend, emulator: RunningEmulator
+) -> None:
+    await backend.create(config("cam1"))
+    await backend.create(config("cam2"))
+    aspects = frozenset({"config", "metadata"})
+    first = await backend.get_processes(["cam1", "cam2"], aspects)
+    # Nothing changed: the same objects again (their JSON is made once).
+    again = await backend.get_processes(["cam1", "cam2"], aspects)
+    assert [a is b for a, b in zip(first, again, strict=True)] == [True, True]
+
+    emulator.patch(FFMPEG_PROCESSES, NS, "cam1", {"spec": {"reference": "by-hand"}})
+    await eventually(lambda: backend._lookup("cam1").config.reference == "by-hand")
+    await backend.set_metadata("cam2", "owner", 1)
+
+    cam1, cam2 = await backend.get_processes(["cam1", "cam2"], aspects)
+    assert cam1.config is not None and cam1.config.reference == "by-hand"
+    assert cam1.reference == "by-hand"
+    assert cam2.metadata == {"owner": 1}
+    config_only = await backend.get_processes(["cam1"], frozenset({"config"}))
+    assert config_only[0].metadata is None
+
+
 async def test_put_patches_the_config_and_keeps_kubernetes_fields(
     backend: KubernetesBackend, emulator: RunningEmulator
 ) -> None:

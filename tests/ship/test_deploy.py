@@ -28,6 +28,8 @@ PRODUCTION = DEPLOY / "overlays" / "production"
 GITOPS_EXAMPLES = DEPLOY / "examples" / "gitops"
 FLUX = DEPLOY / "flux"
 ARGOCD = DEPLOY / "argocd"
+CRDS = ROOT / "crds"
+E2E_GITOPS = ROOT / "tests" / "e2e" / "gitops"  # the production overlay as the e2e tiers apply it
 CHART = ROOT / "helm" / "ffmpeg-operator"
 KUSTOMIZATIONS = [BASE, PRODUCTION, GITOPS_EXAMPLES, FLUX]
 #: API groups whose objects kubernetes-validate has no schema for (checked otherwise).
@@ -133,6 +135,57 @@ def test_ffmpegprocess_objects_are_valid_against_the_crd(
     for obj in request.getfixturevalue(objects):
         if obj["kind"] == "FFmpegProcess":
             assert crd_validator.errors(obj) == [], obj["metadata"]["name"]
+
+
+# --------------------------------------------------------------------------- kept by GitOps
+
+#: What keeps an object when its GitOps owner lets go of it (deleted, or no longer listing it):
+#: Flux never garbage-collects it, Argo CD neither prunes it nor deletes it with the Application.
+KEEP = {
+    "kustomize.toolkit.fluxcd.io/prune": "disabled",
+    "argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+}
+#: Every build that installs the operator: the CRDs come with it, so a GitOps tool owns them.
+OPERATOR_BUILDS = [CRDS, BASE, PRODUCTION, E2E_GITOPS]
+
+
+@pytest.mark.parametrize("directory", OPERATOR_BUILDS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_build_marks_the_crds_to_be_kept_by_gitops(
+    kustomize: Kustomize, directory: Path
+) -> None:
+    # Deleting the FFmpegProcess CRD deletes every FFmpegProcess of every namespace; the kopf
+    # peering CRDs hold the peerings of every operator in the cluster (the chart's too).
+    crds = [o for o in kustomize(directory) if o["kind"] == "CustomResourceDefinition"]
+    names = {o["metadata"]["name"] for o in crds}
+    assert names == {"ffmpegprocesses.ffmpeg-operator.io", "kopfpeerings.kopf.dev",
+                     "clusterkopfpeerings.kopf.dev"}  # fmt: skip
+    for crd in crds:
+        annotations = crd["metadata"].get("annotations", {})
+        assert annotations.items() >= KEEP.items(), crd["metadata"]["name"]
+
+
+def test_flux_operator_kustomization_applies_a_build_that_keeps_the_crds(
+    kustomize: Kustomize,
+) -> None:
+    # sync.yaml's operator Kustomization prunes: only the annotations keep the CRDs.
+    operator = _find(kustomize(FLUX), "Kustomization", "ffmpeg-operator")
+    assert operator["spec"]["prune"] is True
+    built = kustomize(ROOT / operator["spec"]["path"])
+    for crd in (o for o in built if o["kind"] == "CustomResourceDefinition"):
+        assert crd["metadata"]["annotations"].items() >= KEEP.items(), crd["metadata"]["name"]
+
+
+def test_production_namespace_is_kept_by_gitops(production: Objects) -> None:
+    # It holds what the operator's build does not own: the processes, the Secrets.
+    namespace = _find(production, "Namespace", "media")
+    assert namespace["metadata"]["annotations"].items() >= KEEP.items()
+
+
+def test_nothing_else_is_kept_by_gitops(production: Objects, processes: Objects) -> None:
+    # The operator's own objects go with their owner, and processes with theirs.
+    kept = {o["kind"] for o in production + processes if o["metadata"].get("annotations", {})
+            .keys() & KEEP.keys()}  # fmt: skip
+    assert kept == {"CustomResourceDefinition", "Namespace"}
 
 
 # --------------------------------------------------------------------------- base

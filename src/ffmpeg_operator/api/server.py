@@ -287,6 +287,7 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
             ffmpeg=binary,
             run=run,
             secrets=(memfs_password,),
+            freeze_heap=True,  # this process is the server: its heap is ours (kubeoptions)
         )
     )
     data_dir = options.data_dir.resolve()

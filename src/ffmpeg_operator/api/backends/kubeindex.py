@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from typing import Any
 
@@ -13,7 +14,7 @@ from ffmpeg_operator.api.backends.kubeoptions import KubernetesOptions
 from ffmpeg_operator.api.backends.kuberuns import RunObserver
 from ffmpeg_operator.api.backends.kubeviews import ProcessView, RunView, run_view, view_of
 from ffmpeg_operator.core.errors import ConfigError, UnknownProcessError
-from ffmpeg_operator.core.models import ProcessConfig, ProcessReport, ProcessState
+from ffmpeg_operator.core.models import Process, ProcessConfig, ProcessReport, ProcessState
 from ffmpeg_operator.core.prepare import PreparedProcess
 from ffmpeg_operator.core.redact import Redactor
 from ffmpeg_operator.core.skills import Skills
@@ -34,8 +35,25 @@ RUN_POLL_S = 0.2
 SETTLE_WAIT_S = 2.0
 #: Seconds between two looks for the FFmpegProcess CRD while it is not installed.
 CRD_POLL_S = 2.0
+#: With ``freeze_heap``: freeze again once this many processes (and a quarter more) were added.
+REFREEZE_MIN = 100
 
 Obj = dict[str, Any]
+#: What a list handed out for a process, and the parts it was made of (compared by identity).
+ListedProcess = tuple[ProcessView, ProcessState | None, ProcessReport | None, Process]
+
+
+def _freeze_heap() -> None:
+    """Collect, then move every surviving object out of the collector's sight (``gc.freeze``).
+
+    A full collection walks every tracked object: with 1,000 processes cached that took
+    50-240 ms on the project machine, and the objects each list makes (new states once a
+    second, their JSON) start one every second or two. Frozen objects are still freed when
+    their last reference goes; only one that later dies inside a reference cycle is never
+    collected, and freezing happens once at start and then once per quarter of growth.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class KubeIndex:
@@ -58,8 +76,11 @@ class KubeIndex:
         self._replaced_runs: dict[str, set[int]] = {}
         self._empty_reports: dict[str, tuple[ProcessView, ProcessReport]] = {}
         self._idle_states: dict[str, tuple[ProcessView, tuple[int, int], ProcessState]] = {}
+        #: name -> aspects -> (view, state, report, the Process a list handed out of them).
+        self._listed: dict[str, dict[frozenset[str], ListedProcess]] = {}
         self._commands: dict[str, tuple[int, list[str] | None]] = {}
         self._config_epoch = 0
+        self._added_since_freeze = 0
         self._system_metadata: dict[str, Any] = {}
         self._skills: Skills | None = None
         self._waiting: str | None = "starting"
@@ -117,6 +138,8 @@ class KubeIndex:
         assert self._processes is not None and self._pods is not None
         await self._processes.start()
         await self._pods.start()
+        if self.options.freeze_heap:
+            _freeze_heap()  # modules, models and the listed objects live as long as the server
         self._waiting = None
         log.info(
             "serving FFmpegProcess objects of namespace %s (%d found)",
@@ -160,6 +183,7 @@ class KubeIndex:
                     del self._names_by_id[previous.id]
         self._empty_reports.pop(name, None)
         self._idle_states.pop(name, None)
+        self._listed.pop(name, None)
         view = None if new is None else view_of(new)
         if view is None or view.terminating:
             if previous is not None:
@@ -171,6 +195,11 @@ class KubeIndex:
             return
         self._views[name] = view
         self._names_by_id.setdefault(view.id, set()).add(name)
+        if previous is None and self.options.freeze_heap:
+            self._added_since_freeze += 1
+            if self._added_since_freeze >= max(REFREEZE_MIN, len(self._views) // 4):
+                self._added_since_freeze = 0
+                _freeze_heap()  # the new objects are as long-lived as the ones listed at start
         if previous is None or previous.config != view.config:
             self._config_epoch += 1  # commands resolving references to it may change
 

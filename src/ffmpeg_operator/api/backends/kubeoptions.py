@@ -28,3 +28,7 @@ class KubernetesOptions:
     conflict_retries: int = 8
     #: Values never shown (the memfs password): redacted in commands, reports and states.
     secrets: tuple[str, ...] = ()
+    #: Keep the long-lived heap (modules, the cached objects) out of the garbage collector's
+    #: full collections (``gc.freeze``): for a server process that owns its heap, not for a
+    #: backend opened inside another program (tests).
+    freeze_heap: bool = False

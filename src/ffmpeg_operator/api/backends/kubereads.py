@@ -70,21 +70,44 @@ class KubeReads(KubeIndex):
             if "report" in aspects and ran:
                 made = await asyncio.gather(*(self._report(view) for view in ran))
                 reports.update(zip((view.name for view in ran), made, strict=True))
-        # The parts are typed and valid already: no second validation of 1,000 items.
         return [
-            Process.model_construct(
-                id=view.id,
-                type="ffmpeg",
-                reference=view.config.reference,
-                created_at=view.created_at,
-                updated_at=view.updated_at,
-                config=view.config if "config" in aspects else None,
-                state=states.get(view.name),
-                report=reports.get(view.name),
-                metadata=view.metadata if "metadata" in aspects else None,
-            )
+            self._listed_process(view, aspects, states.get(view.name), reports.get(view.name))
             for view in views
         ]
+
+    def _listed_process(
+        self,
+        view: ProcessView,
+        aspects: frozenset[str],
+        state: ProcessState | None,
+        report: ProcessReport | None,
+    ) -> Process:
+        """The Process of these parts: the same object as last time while they are the same
+        objects (the API's wire layer then writes its JSON once, see ``process_item``).
+
+        Building 1,000 new Process models (and their JSON, and a weak reference each) per list
+        kept the request's objects alive across the collector's young generations, which moved
+        them to the oldest one: a full collection (~120-300 ms with 1,000 objects cached)
+        every few lists, the p99 of the list on the real apiserver.
+        """
+        by_aspects = self._listed.setdefault(view.name, {})
+        listed = by_aspects.get(aspects)
+        if listed is not None and listed[0] is view and listed[1] is state and listed[2] is report:
+            return listed[3]
+        # The parts are typed and valid already: no second validation of 1,000 items.
+        process = Process.model_construct(
+            id=view.id,
+            type="ffmpeg",
+            reference=view.config.reference,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            config=view.config if "config" in aspects else None,
+            state=state,
+            report=report,
+            metadata=view.metadata if "metadata" in aspects else None,
+        )
+        by_aspects[aspects] = (view, state, report, process)
+        return process
 
     def _ran(self, view: ProcessView) -> bool:
         """Whether the process has (or had) runs to read: Pods, archived reports, a status."""
