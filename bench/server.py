@@ -41,26 +41,25 @@ def served(timeout: float = 30.0) -> Iterator[RunningServer]:
     """Start the installed package's server, wait until it answers, stop it afterwards."""
     root = Path(tempfile.mkdtemp(prefix="ffmpeg-operator-bench-"))
     port = free_port()
+    argv = [sys.executable, "-m", "ffmpeg_operator", "serve", "--port", str(port),
+            "--data-dir", str(root / "data")]  # fmt: skip
+    with running(argv, port, root, timeout) as (base_url, child):
+        yield RunningServer(base_url, psutil.Process(child.pid), root / "data")
+
+
+@contextmanager
+def running(
+    argv: list[str], port: int, root: Path, timeout: float = 30.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start ``argv`` (a server listening on ``port``) in a session of its own, its output in
+    ``root/server.log``; yield its URL and process once it answers ``/ping``. Afterwards, also
+    when it never came up, :func:`stop_tree` ends it and its descendants and ``root`` goes."""
     log = (root / "server.log").open("wb")
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ffmpeg_operator",
-            "serve",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(root / "data"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(child, base_url, timeout, root / "server.log")
-        yield RunningServer(base_url, psutil.Process(child.pid), root / "data")
+        yield base_url, child
     finally:
         stop_tree(child)
         log.close()
