@@ -32,21 +32,27 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-# tests/ui drives Debian's Chromium through Playwright (which never downloads a browser here):
-# install it when it is missing. Where that fails the tier skips, and fails when CI=true.
+# What a tier needs from Debian, installed when missing: $(call apt_install,MISSING,ARGS,WITHOUT)
+# runs the shell command MISSING, which prints what is missing (nothing: all is there), and then,
+# as root with apt-get, `apt-get install ARGS`. Where that cannot be done or fails it says
+# WITHOUT and goes on: the tiers that need it skip then, and fail when CI=true.
+apt_install = missing="$$($(1))"; [ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] \
+	&& command -v apt-get >/dev/null 2>&1 && echo "installing$$missing from Debian" \
+	&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(strip $(2)); } \
+	|| echo "$(strip $(3))"
+
+# tests/ui drives Debian's Chromium through Playwright (which never downloads a browser here).
 CHROMIUM ?= /usr/bin/chromium
 chromium:
-	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq \
-		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
-		|| echo "chromium could not be installed: tests/ui will skip (fail when CI=true)"
+	@$(call apt_install,test -x $(CHROMIUM) || printf ' chromium',--no-install-recommends chromium,\
+		chromium could not be installed: tests/ui will skip (fail when CI=true))
 
 # Debian's ffmpeg 5.1: the oldest release the live-figures tests run on (the bundled build is
 # the newest); tests/api/test_live_figures.py skips without it (fails when CI=true).
 DEBIAN_FFMPEG ?= /usr/bin/ffmpeg
 debian-ffmpeg:
-	@test -x $(DEBIAN_FFMPEG) || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq \
-		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg; } \
-		|| echo "Debian's ffmpeg could not be installed: its live-figures tests will skip (fail when CI=true)"
+	@$(call apt_install,test -x $(DEBIAN_FFMPEG) || printf ' ffmpeg',--no-install-recommends ffmpeg,\
+		Debian's ffmpeg could not be installed: its live-figures tests will skip (fail when CI=true))
 
 unit: $(STAMP) chromium debian-ffmpeg
 	$(BIN)/python -m pytest --cov=ffmpeg_operator --cov-report=term:skip-covered $(PYTEST_ARGS)
@@ -104,14 +110,8 @@ IMAGES_ARGS ?=
 
 .PHONY: images image-tools
 image-tools:
-	@missing=""; for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing$$missing from Debian"; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(IMAGE_APT_PACKAGES); \
-	else \
-		echo "image tools missing:$$missing (install: apt-get install $(IMAGE_APT_PACKAGES))"; \
-	fi
+	@$(call apt_install,for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null || printf ' %s' $$tool; done,\
+		$(IMAGE_APT_PACKAGES),image tools missing:$$missing (install: apt-get install $(IMAGE_APT_PACKAGES)))
 
 images: image-tools
 	$(PYTHON) tests/cluster/images.py build $(IMAGES_ARGS)

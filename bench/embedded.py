@@ -13,18 +13,21 @@ free port, temporary data directory), driven over real HTTP by a keep-alive http
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 import psutil
 
+from bench import harness
 from bench.bare import first_progress_seconds
+from bench.harness import process_path
 from bench.report import Figure, render, save
 from bench.server import RunningServer, served
 from ffmpeg_operator.supervision.binary import find_ffmpeg
@@ -53,26 +56,9 @@ class Plan:
         )
 
 
-def process_config(
-    pid: str, *, autostart: bool, rate: int = 10, loglevel: str = "error"
-) -> dict[str, Any]:
-    return {
-        "id": pid,
-        "options": ["-loglevel", loglevel],
-        "input": [
-            {
-                "id": "in",
-                "address": f"testsrc=size=160x120:rate={rate}",
-                "options": ["-f", "lavfi", "-re"],
-            }
-        ],
-        "output": [{"id": "out", "address": "-", "options": ["-f", "null"]}],
-        "autostart": autostart,
-    }
-
-
-def process_path(pid: str) -> str:
-    return f"/api/v3/process/{quote(pid, safe='')}"
+#: The side-by-side process (bench/harness.py), at ``-loglevel error`` unless told: this server
+#: reads progress from ``-progress``, not from the log.
+process_config = functools.partial(harness.process_config, loglevel="error")
 
 
 def ms(seconds: float) -> float:

@@ -153,12 +153,12 @@ class Target:
 
 
 def process_config(
-    pid: str, *, autostart: bool, rate: int = 10, reference: str = ""
+    pid: str, *, autostart: bool, rate: int = 10, reference: str = "", loglevel: str = "info"
 ) -> dict[str, Any]:
     return {
         "id": pid,
         "reference": reference,
-        "options": ["-loglevel", "info"],  # Core reads its progress from the info log
+        "options": ["-loglevel", loglevel],  # info: Core reads its progress from the info log
         "input": [
             {
                 "id": "in",

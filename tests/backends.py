@@ -26,6 +26,18 @@ class BackendServer:
     kube: Any = None
 
 
+def local_backend(live: LiveServer) -> BackendServer:
+    """The embedded backend of ``live`` (started with ``tests/livesrv.py``'s memfs password)."""
+    disk_files = live.data_dir.resolve() / "disk"
+    return BackendServer(
+        "local",
+        live,
+        memfs_url=f"http://admin:memfspw@127.0.0.1:{live.port}/memfs",
+        disk_dir=str(disk_files),
+        disk_files=disk_files,
+    )
+
+
 def require_runs(backend: BackendServer) -> None:
     """Skip when ``backend`` cannot run processes (kubernetes without the operator)."""
     import pytest

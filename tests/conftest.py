@@ -13,13 +13,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from backends import BackendServer, require_runs
+from backends import BackendServer, local_backend, require_runs
 from livesrv import LiveServer, live_server
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -43,7 +44,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture
 def api(server: LiveServer) -> Iterator[httpx.Client]:
     """A client of the session server; every process created during the test is deleted."""
-    with server.client() as client:
+    with _deleting_new_processes(server) as client:
+        yield client
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server of its own (restart and persistence tests)."""
+    with live_server(tmp_path / "data") as running:
+        yield running
+
+
+@contextlib.contextmanager
+def _deleting_new_processes(live: LiveServer) -> Iterator[httpx.Client]:
+    """A client of ``live``; the processes that were not there before are deleted at the end."""
+    with live.client() as client:
         before = {
             p["id"] for p in client.get("/api/v3/process", params={"filter": "config"}).json()
         }
@@ -52,13 +67,6 @@ def api(server: LiveServer) -> Iterator[httpx.Client]:
         for process in after:
             if process["id"] not in before:
                 client.delete(f"/api/v3/process/{_quote(process['id'])}")
-
-
-@pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[LiveServer]:
-    """A server of its own (restart and persistence tests)."""
-    with live_server(tmp_path / "data") as running:
-        yield running
 
 
 def _quote(pid: str) -> str:
@@ -111,13 +119,7 @@ def backend_server(request: pytest.FixtureRequest) -> BackendServer:
         kube: BackendServer = request.getfixturevalue("kube_backend_server")
         return kube
     local: LiveServer = request.getfixturevalue("server")
-    return BackendServer(
-        "local",
-        local,
-        memfs_url=f"http://admin:memfspw@127.0.0.1:{local.port}/memfs",
-        disk_dir=str(local.data_dir.resolve() / "disk"),
-        disk_files=local.data_dir.resolve() / "disk",
-    )
+    return local_backend(local)
 
 
 @pytest.fixture
@@ -127,12 +129,5 @@ def backend_api(
     """``api`` on the backend of the parameter; every process created here is deleted."""
     if request.node.get_closest_marker("needs_operator") is not None:
         require_runs(backend_server)
-    with backend_server.live.client() as client:
-        before = {
-            p["id"] for p in client.get("/api/v3/process", params={"filter": "config"}).json()
-        }
+    with _deleting_new_processes(backend_server.live) as client:
         yield client
-        after = client.get("/api/v3/process", params={"filter": "config"}).json()
-        for process in after:
-            if process["id"] not in before:
-                client.delete(f"/api/v3/process/{_quote(process['id'])}")

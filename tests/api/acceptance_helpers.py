@@ -107,6 +107,19 @@ def wait_for(
     return current
 
 
+def stays_running(api: httpx.Client, pid: str, seconds: float, interval: float) -> JsonDict:
+    """Poll ``/state`` for ``seconds``; fail as soon as the process is not running. Returns
+    the last state."""
+    deadline = time.monotonic() + seconds
+    current = state(api, pid)
+    while time.monotonic() < deadline:
+        assert current["exec"] == "running", current
+        time.sleep(interval)
+        current = state(api, pid)
+    assert current["exec"] == "running", current
+    return current
+
+
 # The lifecycle suite was promised this name too.
 wait_for_state = wait_for
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,14 +22,15 @@ from acceptance_helpers import (
     JsonDict,
     create,
     path_id,
-    state,
+    stays_running,
     unique_id,
     wait_for,
     wait_until,
 )
 
-from backends import BackendServer, require_runs
+from backends import BackendServer, local_backend, require_runs
 from livesrv import LiveServer
+from tiers import unavailable
 
 DEBIAN_FFMPEG = "/usr/bin/ffmpeg"
 #: Seconds without progress after which a process would be stopped as stale.
@@ -48,10 +48,7 @@ def ffmpeg_binary(request: pytest.FixtureRequest) -> str:
     if request.param == "9.0.2":
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     if not os.access(DEBIAN_FFMPEG, os.X_OK):
-        message = f"{DEBIAN_FFMPEG} (Debian's ffmpeg 5.1) is missing: apt-get install ffmpeg"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{DEBIAN_FFMPEG} (Debian's ffmpeg 5.1) is missing: apt-get install ffmpeg")
     return DEBIAN_FFMPEG
 
 
@@ -91,13 +88,7 @@ def figures_backend(
         running = LiveServer(data_dir=directory, env={"FFMPEG_OPERATOR_FFMPEG": ffmpeg_binary})
         local_servers[ffmpeg_binary] = running
         running.start()
-    yield BackendServer(
-        "local",
-        running,
-        memfs_url=f"http://admin:memfspw@127.0.0.1:{running.port}/memfs",
-        disk_dir=str(running.data_dir.resolve() / "disk"),
-        disk_files=running.data_dir.resolve() / "disk",
-    )
+    yield local_backend(running)
 
 
 @pytest.fixture
@@ -161,18 +152,6 @@ def _lavfi(address: str, io_id: str = "in") -> JsonDict:
     return {"id": io_id, "address": address, "options": ["-re", "-f", "lavfi"]}
 
 
-def _watch(api: httpx.Client, pid: str) -> JsonDict:
-    """Poll for :data:`WATCH_S`; fail as soon as the process is not running."""
-    deadline = time.monotonic() + WATCH_S
-    current = state(api, pid)
-    while time.monotonic() < deadline:
-        assert current["exec"] == "running", current
-        time.sleep(0.25)
-        current = state(api, pid)
-    assert current["exec"] == "running", current
-    return current
-
-
 def _live(current: JsonDict) -> bool:
     progress = current["progress"]
     return bool(
@@ -187,7 +166,7 @@ def _start(api: httpx.Client, config: JsonDict) -> JsonDict:
     """Create, wait for live figures, then watch it run past its stale timeout."""
     create(api, config)
     wait_for(api, config["id"], _live, timeout=FIGURES_TIMEOUT_S, interval=0.25)
-    return _watch(api, config["id"])["progress"]
+    return stays_running(api, config["id"], WATCH_S, interval=0.25)["progress"]
 
 
 def _by_type(entries: list[JsonDict], kind: str) -> JsonDict:

@@ -3,26 +3,12 @@ outputs and ``-filter_complex`` graphs all count as progressing, so none is kill
 
 from __future__ import annotations
 
-import time
-
 import httpx
-from acceptance_helpers import JsonDict, create, light_fixture, state, wait_for
+from acceptance_helpers import JsonDict, create, light_fixture, stays_running, wait_for
 
 
 def _progressing(current: JsonDict) -> bool:
     return bool(current["exec"] == "running" and current["progress"]["frame"] > 0)
-
-
-def _stays_running(api: httpx.Client, pid: str, seconds: float) -> JsonDict:
-    """Poll for ``seconds``; fail as soon as the process is not running."""
-    deadline = time.monotonic() + seconds
-    current = state(api, pid)
-    while time.monotonic() < deadline:
-        assert current["exec"] == "running", current
-        time.sleep(0.2)
-        current = state(api, pid)
-    assert current["exec"] == "running", current
-    return current
 
 
 def test_progress_counts_frames_and_fps_at_loglevel_error(api: httpx.Client) -> None:
@@ -45,7 +31,7 @@ def test_audio_only_output_is_not_stopped_as_stale(api: httpx.Client) -> None:
     create(api, config)
     wait_for(api, config["id"], lambda s: s["exec"] == "running")
 
-    final = _stays_running(api, config["id"], 5)
+    final = stays_running(api, config["id"], 5, interval=0.2)
 
     assert final["progress"]["time"] >= 3
     assert final["progress"]["size_kb"] > 0
@@ -60,6 +46,6 @@ def test_filter_complex_with_two_inputs_reports_progress(api: httpx.Client) -> N
     create(api, config)
     first = wait_for(api, config["id"], _progressing)
 
-    final = _stays_running(api, config["id"], 3)
+    final = stays_running(api, config["id"], 3, interval=0.2)
 
     assert final["progress"]["frame"] > first["progress"]["frame"]

@@ -135,6 +135,14 @@ def test_config_of_another_version_is_invalid(api: httpx.Client) -> None:
     assert response.json()["message"] == "Invalid JSON"
 
 
+def test_config_that_does_not_parse_is_invalid_json(api: httpx.Client) -> None:
+    response = api.put(
+        "/api/v3/config", content=b'{"version": 3,', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "Invalid JSON"
+
+
 def test_config_enabling_auth_without_password_is_refused(api: httpx.Client) -> None:
     response = api.put(
         "/api/v3/config", json={"version": 3, "api": {"auth": {"enable": True, "username": "u"}}}
@@ -354,6 +362,14 @@ def test_metrics_describe_lists_the_collectors(api: httpx.Client) -> None:
 
 def test_metrics_query_with_a_wrong_shape_is_invalid(api: httpx.Client) -> None:
     response = api.post("/api/v3/metrics", json={"metrics": "cpu"})
+    assert response.status_code == 400
+    assert response.json()["message"] == "Invalid JSON"
+
+
+def test_metrics_query_that_does_not_parse_is_invalid_json(api: httpx.Client) -> None:
+    response = api.post(
+        "/api/v3/metrics", content=b'{"metrics": [', headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["message"] == "Invalid JSON"
 

@@ -77,6 +77,16 @@ def log(message: str) -> None:
 # ------------------------------------------------------------------------------------ layout
 
 
+class _BelowState:
+    """A read-only ``Layout`` attribute: a path below the state dir (not a dataclass field)."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, lay: Layout, owner: type | None = None) -> Path:
+        return lay.state.joinpath(*self.parts)
+
+
 @dataclass(frozen=True)
 class Layout:
     """Paths of one cluster; everything derives from the state dir and the built binaries."""
@@ -84,37 +94,17 @@ class Layout:
     state: Path
     node_ip: str
 
-    @property
-    def pki(self) -> Path:
-        return self.state / "pki"
-
-    @property
-    def logs(self) -> Path:
-        return self.state / "logs"
-
-    @property
-    def pids(self) -> Path:
-        return self.state / "pids"
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.state / "kubeconfig"
+    pki = _BelowState("pki")
+    logs = _BelowState("logs")
+    pids = _BelowState("pids")
+    kubeconfig = _BelowState("kubeconfig")
+    kubelet_root = _BelowState("kubelet")
+    cni_conf_dir = _BelowState("cni", "net.d")
+    volumes = _BelowState("volumes")
 
     @property
     def containerd_socket(self) -> Path:
         return RUNTIME / "containerd" / "containerd.sock"
-
-    @property
-    def kubelet_root(self) -> Path:
-        return self.state / "kubelet"
-
-    @property
-    def cni_conf_dir(self) -> Path:
-        return self.state / "cni" / "net.d"
-
-    @property
-    def volumes(self) -> Path:
-        return self.state / "volumes"
 
     @property
     def server(self) -> str:
@@ -419,6 +409,21 @@ def coredns_config(lay: Layout) -> Path:
 # ----------------------------------------------------------------------------- processes
 
 
+def _control_loop(lay: Layout, kube: str, name: str, stem: str, *, secure_port: int) -> list[str]:
+    """The start of kube-controller-manager's and kube-scheduler's command lines: one client
+    certificate for all three kubeconfigs, a loopback-only port, no leader election (one node)."""
+    conf = str(_kubeconfig(lay, stem))
+    return [
+        kube, name,
+        f"--kubeconfig={conf}",
+        f"--authentication-kubeconfig={conf}",
+        f"--authorization-kubeconfig={conf}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={secure_port}",
+        "--leader-elect=false",
+    ]  # fmt: skip
+
+
 def command_line(name: str, lay: Layout) -> list[str]:
     kube = str(binary("kube"))
     p = lay.pki
@@ -459,15 +464,8 @@ def command_line(name: str, lay: Layout) -> list[str]:
             "--audit-log-mode=blocking",
         ]  # fmt: skip
     if name == "kube-controller-manager":
-        conf = str(_kubeconfig(lay, "controller-manager"))
         return [
-            kube, "kube-controller-manager",
-            f"--kubeconfig={conf}",
-            f"--authentication-kubeconfig={conf}",
-            f"--authorization-kubeconfig={conf}",
-            "--bind-address=127.0.0.1",
-            "--secure-port=10257",
-            "--leader-elect=false",
+            *_control_loop(lay, kube, name, "controller-manager", secure_port=10257),
             "--use-service-account-credentials=true",
             f"--service-account-private-key-file={p / 'sa.key'}",
             f"--root-ca-file={p / 'ca.crt'}",
@@ -479,15 +477,8 @@ def command_line(name: str, lay: Layout) -> list[str]:
             "--profiling=false",
         ]  # fmt: skip
     if name == "kube-scheduler":
-        conf = str(_kubeconfig(lay, "scheduler"))
         return [
-            kube, "kube-scheduler",
-            f"--kubeconfig={conf}",
-            f"--authentication-kubeconfig={conf}",
-            f"--authorization-kubeconfig={conf}",
-            "--bind-address=127.0.0.1",
-            "--secure-port=10259",
-            "--leader-elect=false",
+            *_control_loop(lay, kube, name, "scheduler", secure_port=10259),
             "--profiling=false",
         ]  # fmt: skip
     if name == "containerd":

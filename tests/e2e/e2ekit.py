@@ -9,18 +9,18 @@ import shutil
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import yaml
 
+from kubectlkit import found_object
+
 ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,7 @@ class Kubectl:
             "json",
             check=False,
         )
-        if result.returncode != 0:
-            if "NotFound" in result.stderr:
-                return None
-            raise AssertionError(result.stderr)
-        obj: dict[str, Any] = json.loads(result.stdout)
-        return obj
+        return found_object(result)
 
     def pods(self, selector: str, namespace: str | None = None) -> list[dict[str, Any]]:
         result = self.run(
@@ -123,18 +118,6 @@ class Kubectl:
 
     def kustomize(self, directory: Path) -> str:
         return self.run("kustomize", str(directory)).stdout
-
-
-def eventually(probe: Callable[[], T | None], timeout: float, what: str, every: float = 1) -> T:
-    """The first truthy result of ``probe`` within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
 
 
 _FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+)")

@@ -11,11 +11,12 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from e2ekit import ROOT, Kubectl, Settings, eventually
+from e2ekit import ROOT, Kubectl, Settings
 
 from ffmpeg_operator.core.models import Cleanup, ProcessConfig, ProcessConfigIO
 from ffmpeg_operator.kube.names import PROCESS_LABEL
 from ffmpeg_operator.kube.spec import cr_from_config
+from kubectlkit import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 

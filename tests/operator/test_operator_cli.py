@@ -52,12 +52,7 @@ def operator_process(emulator: RunningEmulator, tmp_path: Path) -> Iterator[str]
     try:
         yield liveness
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
 
 
 def test_the_command_runs_the_operator_with_the_charts_settings(
@@ -152,12 +147,17 @@ def test_the_operator_waits_for_its_crds_not_ready_then_serves_without_a_restart
         assert process.poll() is None  # the same process: no restart
         assert _status(liveness + "?ready") == 200
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as Kubernetes stops the Pod; SIGKILL after 15 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _status(url: str) -> int | None:

@@ -14,8 +14,11 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
+
+from tiers import unavailable
 
 if os.environ.get("FFMPEG_OPERATOR_REALCLUSTER") != "1":
     collect_ignore_glob = ["test_*.py"]
@@ -32,11 +35,8 @@ else:
     )
 
 
-def _unavailable(reason: str) -> None:
-    message = f"real-cluster tier: {reason}; run `make test-cluster`"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+def _unavailable(reason: str) -> NoReturn:
+    unavailable(f"real-cluster tier: {reason}; run `make test-cluster`")
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
@@ -19,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
 import cluster  # noqa: E402  (tests/cluster is no package: its scripts run standalone)
+import kubectlkit  # noqa: E402
+from kubectlkit import found_object  # noqa: E402
 
-T = TypeVar("T")
 Obj = dict[str, Any]
 
 NAMESPACE = "ffmpeg-rc"
@@ -73,29 +73,15 @@ class Kube:
         return json.loads(self.run(*args, "-o", "json").stdout)
 
     def get(self, kind: str, name: str, namespace: str = NAMESPACE) -> Obj | None:
-        result = self.run("get", kind, name, "-n", namespace, "-o", "json", check=False)
-        if result.returncode != 0:
-            if "NotFound" in result.stderr:
-                return None
-            raise AssertionError(result.stderr)
-        found: Obj = json.loads(result.stdout)
-        return found
+        return found_object(self.run("get", kind, name, "-n", namespace, "-o", "json", check=False))
 
     def items(self, kind: str, *selector: str, namespace: str = NAMESPACE) -> list[Obj]:
         found: list[Obj] = self.json("get", kind, "-n", namespace, *selector)["items"]
         return found
 
 
-def eventually(probe: Callable[[], T | None], timeout: float, what: str, every: float = 0.5) -> T:
-    """The first truthy result of ``probe`` within ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(every)
+#: This tier polls every half second (the cluster runs on this machine).
+eventually = functools.partial(kubectlkit.eventually, every=0.5)
 
 
 def audit_events(since: float = 0.0) -> list[Obj]:

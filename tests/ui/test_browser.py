@@ -24,6 +24,7 @@ import pytest
 
 from backends import BackendServer, require_runs
 from livesrv import LiveServer, live_server
+from tiers import unavailable
 
 SITE = Path(__file__).resolve().parent / "site"
 CHROMIUM = os.environ.get("FFMPEG_OPERATOR_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -32,10 +33,7 @@ CHROMIUM = os.environ.get("FFMPEG_OPERATOR_TEST_CHROMIUM", "/usr/bin/chromium")
 def _chromium() -> str:
     found = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if found is None:
-        message = f"Chromium not found at {CHROMIUM} (make test installs Debian's chromium)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"Chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
     return found
 
 
@@ -45,9 +43,7 @@ def browser() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("playwright is not installed (pip install -e '.[test]')")
-        pytest.skip("playwright is not installed")
+        unavailable("playwright is not installed (pip install -e '.[test]')")
     with sync_playwright() as playwright:
         # --no-sandbox: the tests may run as root, where Chromium's sandbox refuses to start.
         launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])

@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from ffmpeg_operator.core.argv import compile_argv, probe_argv, supervisor_flags
 from ffmpeg_operator.core.models import ProcessConfig
-
-FIXTURE_F: dict[str, Any] = {
-    "id": "test",
-    "options": [],
-    "input": [
-        {
-            "address": "testsrc=size=1280x720:rate=25",
-            "id": "video",
-            "options": ["-f", "lavfi", "-re"],
-        }
-    ],
-    "output": [{"address": "-", "id": "null", "options": ["-codec:v", "copy", "-f", "null"]}],
-}
+from specdata import FIXTURE_F
 
 TWO_BY_TWO = ProcessConfig.model_validate(
     {

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import FastAPI
 
 from ffmpeg_operator.api.app import CoreServices, MemfsService, ServerInfo, create_app
 from ffmpeg_operator.api.auth import AuthSettings
+from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.config import ConfigService, FileSettingsStore, SettingsStore
 from ffmpeg_operator.api.files import DiskStore, FileStore, MemStore
 from ffmpeg_operator.api.sessions import SessionRegistry
@@ -66,6 +68,13 @@ class ServeOptions:
 def _random_text(length: int) -> str:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _address(options: ServeOptions) -> str:
+    """This server's address for its ffmpeg children and run Pods: a wildcard bind means
+    localhost (§5.3), so {memfs} stays reachable."""
+    host = "" if options.host in _WILDCARD_HOSTS else options.host
+    return f"{host}:{options.port}"
 
 
 def _persistent_secret(path: Path) -> str:
@@ -171,18 +180,64 @@ def _services(inputs: _ServiceInputs) -> CoreServices:
     )
 
 
+class _ServedBackend(ProcessBackend, Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _api_app(
+    backend: _ServedBackend,
+    options: ServeOptions,
+    *,
+    secret: Callable[[Path], str],
+    ffmpeg: str,
+    memfs: MemfsService,
+    disk_dir: Path,
+    settings_store: SettingsStore,
+    restarts: Callable[[], dict[str, int]],
+    ready: Callable[[], str | None] | None = None,
+) -> FastAPI:
+    """What both modes build alike around their backend: auth, instance id, the config and
+    file services, and a lifespan that opens and closes the backend. ``secret(path)`` reads a
+    kept secret, making it first when there is none."""
+    data_dir = options.data_dir.resolve()
+    auth = _auth_settings(options, lambda: secret(data_dir / "jwt.secret"))
+    info = ServerInfo(instance_id=secret(data_dir / "instance.id"))
+    services = _services(
+        _ServiceInputs(
+            options=options,
+            address=_address(options),
+            disk_dir=disk_dir,
+            db_dir=data_dir,
+            ffmpeg=ffmpeg,
+            memfs=memfs,
+            auth=auth,
+            instance_id=info.instance_id,
+            store=settings_store,
+        )
+    )
+    return create_app(
+        backend,
+        auth=auth,
+        memfs=memfs,
+        info=info,
+        restarts=restarts,
+        lifespan=_lifespan(backend.open, backend.close, services.config),
+        services=services,
+        ready=ready,
+    )
+
+
 def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     disk_dir = data_dir / "disk"
     binary = find_ffmpeg(options.ffmpeg)
     memfs_password = options.memfs_password or _random_text(18)
-    # {memfs} must be reachable by ffmpeg children: a wildcard bind means localhost (§5.3).
-    host = "" if options.host in _WILDCARD_HOSTS else options.host
-    address = f"{host}:{options.port}"
     placeholders = PlaceholderSettings(
         diskfs=str(disk_dir),
-        memfs=memfs_url(address, username=MEMFS_USERNAME, password=memfs_password),
+        memfs=memfs_url(_address(options), username=MEMFS_USERNAME, password=memfs_password),
     )
     settings = EngineSettings(
         db_path=data_dir / "db.json",
@@ -193,30 +248,15 @@ def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
     )
     store = MemFS()
     engine = LocalEngine(settings, store)
-    auth = _auth_settings(options, lambda: _persistent_secret(data_dir / "jwt.secret"))
-    memfs = MemfsService(store, MEMFS_USERNAME, memfs_password, base_url=placeholders.memfs)
-    info = ServerInfo(instance_id=_persistent_secret(data_dir / "instance.id"))
-    services = _services(
-        _ServiceInputs(
-            options=options,
-            address=f"{host}:{options.port}",
-            disk_dir=disk_dir,
-            db_dir=data_dir,
-            ffmpeg=binary,
-            memfs=memfs,
-            auth=auth,
-            instance_id=info.instance_id,
-            store=FileSettingsStore(data_dir / "config.json"),
-        )
-    )
-    app = create_app(
+    app = _api_app(
         engine,
-        auth=auth,
-        memfs=memfs,
-        info=info,
+        options,
+        secret=_persistent_secret,
+        ffmpeg=binary,
+        memfs=MemfsService(store, MEMFS_USERNAME, memfs_password, base_url=placeholders.memfs),
+        disk_dir=disk_dir,
+        settings_store=FileSettingsStore(data_dir / "config.json"),
         restarts=lambda: {p.id: p.restarts for p in engine.processes()},
-        lifespan=_lifespan(engine.open, engine.close, services.config),
-        services=services,
     )
     return app, engine
 
@@ -231,9 +271,8 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
     from ffmpeg_operator.kube.settings import settings_from_env
 
     memfs_password = options.memfs_password or _random_text(18)
-    host = "" if options.host in _WILDCARD_HOSTS else options.host
     environ = {
-        "FFMPEG_OPERATOR_MEMFS_URL": memfs_url(f"{host}:{options.port}"),
+        "FFMPEG_OPERATOR_MEMFS_URL": memfs_url(_address(options)),
         **os.environ,
         "FFMPEG_OPERATOR_MEMFS_PASSWORD": memfs_password,
     }
@@ -251,11 +290,6 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
         )
     )
     data_dir = options.data_dir.resolve()
-    auth = _auth_settings(options, lambda: _secret_if_possible(data_dir / "jwt.secret"))
-    memfs = MemfsService(
-        store, MEMFS_USERNAME, memfs_password, base_url=environ["FFMPEG_OPERATOR_MEMFS_URL"]
-    )
-    info = ServerInfo(instance_id=_secret_if_possible(data_dir / "instance.id"))
     settings_store: SettingsStore
     if options.settings_secret:
         from ffmpeg_operator.api.backends.kubesettings import SecretSettingsStore
@@ -268,27 +302,16 @@ def build_kubernetes_app(options: ServeOptions) -> FastAPI:
         )
     else:
         settings_store = FileSettingsStore(data_dir / "config.json")
-    disk_dir = options.disk_dir.resolve() if options.disk_dir else data_dir / "disk"
-    services = _services(
-        _ServiceInputs(
-            options=options,
-            address=f"{host}:{options.port}",
-            disk_dir=disk_dir,
-            db_dir=data_dir,
-            ffmpeg=binary,
-            memfs=memfs,
-            auth=auth,
-            instance_id=info.instance_id,
-            store=settings_store,
-        )
-    )
-    return create_app(
+    return _api_app(
         backend,
-        auth=auth,
-        memfs=memfs,
-        info=info,
+        options,
+        secret=_secret_if_possible,
+        ffmpeg=binary,
+        memfs=MemfsService(
+            store, MEMFS_USERNAME, memfs_password, base_url=environ["FFMPEG_OPERATOR_MEMFS_URL"]
+        ),
+        disk_dir=options.disk_dir.resolve() if options.disk_dir else data_dir / "disk",
+        settings_store=settings_store,
         restarts=backend.restarts,
-        lifespan=_lifespan(backend.open, backend.close, services.config),
-        services=services,
         ready=backend.waiting_for,
     )

@@ -5,7 +5,7 @@
   ``25.000``.
 - :class:`ApiGZipMiddleware` gzips large responses of the ``/api/v3`` group only.
 - :func:`read_json_body` applies Core's Content-Length / Content-Type checks before a handler
-  decodes a body.
+  decodes a body; :func:`read_json_document` decodes it too, where no model binds it.
 """
 
 from __future__ import annotations
@@ -182,3 +182,13 @@ async def read_json_body(request: Request) -> bytes:
     except DecodeError as error:
         raise ApiError(400, "Invalid JSON", str(error)) from error
     return await request.body()
+
+
+async def read_json_document(request: Request) -> Any:
+    """:func:`read_json_body` decoded as plain JSON (no model to bind it to): a body that does
+    not parse is ``ApiError(400, "Invalid JSON", <parser message>)``."""
+    raw = await read_json_body(request)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise ApiError(400, "Invalid JSON", str(error)) from error

@@ -166,39 +166,23 @@ def set_condition(  # noqa: PLR0917 - the fields of a condition
     ``lastTransitionTime`` changes only when ``status`` does; reason and message are updated
     either way. A new condition type is appended, the order of the others is kept.
     """
-    updated: list[Condition] = []
-    found = False
-    for condition in conditions:
-        if condition.type != type_:
-            updated.append(condition)
-            continue
-        found = True
-        transition = (
-            condition.last_transition_time
-            if condition.status == status and condition.last_transition_time
-            else rfc3339(now)
+
+    def condition(previous: Condition | None) -> Condition:
+        transition = rfc3339(now)
+        if previous is not None and previous.status == status and previous.last_transition_time:
+            transition = previous.last_transition_time
+        return Condition(
+            type=type_,
+            status=status,
+            reason=reason,
+            message=message,
+            last_transition_time=transition,
+            observed_generation=observed_generation,
         )
-        updated.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                last_transition_time=transition,
-                observed_generation=observed_generation,
-            )
-        )
-    if not found:
-        updated.append(
-            Condition(
-                type=type_,
-                status=status,
-                reason=reason,
-                message=message,
-                last_transition_time=rfc3339(now),
-                observed_generation=observed_generation,
-            )
-        )
+
+    updated = [condition(c) if c.type == type_ else c for c in conditions]
+    if find_condition(conditions, type_) is None:
+        updated.append(condition(None))
     return updated
 
 

@@ -22,9 +22,9 @@ from ffmpeg_operator.core.errors import (
     CommandFailedError,
     ConfigError,
     ProcessExistsError,
-    UnknownMetadataKeyError,
     UnknownProcessError,
 )
+from ffmpeg_operator.core.metadata import metadata_value
 from ffmpeg_operator.core.models import (
     Cleanup,
     Probe,
@@ -336,12 +336,9 @@ class LocalEngine:
         return await probe_process(self.settings.run.binary, argv)
 
     async def get_metadata(self, pid: str | None, key: str | None) -> Any:
-        data = self._system_metadata if pid is None else self._get(pid).metadata
-        if key is None:
-            return data or None
-        if not data or key not in data:
-            raise UnknownMetadataKeyError(key)
-        return data[key]
+        return metadata_value(
+            self._system_metadata if pid is None else self._get(pid).metadata, key
+        )
 
     async def set_metadata(self, pid: str | None, key: str, value: Any) -> None:
         async with self._lock:

@@ -132,20 +132,19 @@ class KubeClient:
         timeout: float = REQUEST_TIMEOUT,
     ) -> Any:
         """The decoded JSON answer of a request; raises :class:`KubeApiError` on non-2xx."""
-        response = await self._send(method, path, query, body, content_type, timeout)
-        try:
-            data = await response.read()
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise KubeApiError(0, "Unreachable", str(error) or type(error).__name__) from error
-        finally:
-            response.release()
-        if response.status >= 300:
-            raise _error_from(response.status, data)
+        data = await self._read(
+            await self._send(method, path, query, body, content_type, timeout)
+        )
         return json.loads(data) if data else None
 
     async def text(self, path: str, *, query: Query = None, timeout: float = 10.0) -> str:
         """A plain-text answer (Pod logs)."""
-        response = await self._send("GET", path, query, None, JSON, timeout)
+        data = await self._read(await self._send("GET", path, query, None, JSON, timeout))
+        return data.decode("utf-8", "replace")
+
+    @staticmethod
+    async def _read(response: aiohttp.ClientResponse) -> bytes:
+        """The whole body of a 2xx answer; :class:`KubeApiError` for any other."""
         try:
             data = await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -154,7 +153,7 @@ class KubeClient:
             response.release()
         if response.status >= 300:
             raise _error_from(response.status, data)
-        return data.decode("utf-8", "replace")
+        return data
 
     async def watch(self, path: str, *, query: Query = None) -> AsyncIterator[dict[str, Any]]:
         """The events of a watch request (``watch=true`` is added), until the server ends it."""

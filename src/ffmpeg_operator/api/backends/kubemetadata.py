@@ -9,7 +9,8 @@ from ffmpeg_operator.api.backends.kubeindex import Obj
 from ffmpeg_operator.api.backends.kubeobjects import KubeObjects
 from ffmpeg_operator.api.backends.kubeviews import view_of
 from ffmpeg_operator.api.errors import ApiError
-from ffmpeg_operator.core.errors import ConfigError, UnknownMetadataKeyError
+from ffmpeg_operator.core.errors import ConfigError
+from ffmpeg_operator.core.metadata import metadata_value
 from ffmpeg_operator.kube.migrate import (
     MAX_ANNOTATIONS_BYTES,
     METADATA_ANNOTATION,
@@ -21,12 +22,9 @@ class KubeMetadata(KubeObjects):
     """Metadata in the object's annotation; system metadata in this process."""
 
     async def get_metadata(self, pid: str | None, key: str | None) -> Any:
-        data = self._system_metadata if pid is None else self._require(pid).metadata
-        if key is None:
-            return data or None
-        if not data or key not in data:
-            raise UnknownMetadataKeyError(key)
-        return data[key]
+        return metadata_value(
+            self._system_metadata if pid is None else self._require(pid).metadata, key
+        )
 
     async def set_metadata(self, pid: str | None, key: str, value: Any) -> None:
         if pid is None:

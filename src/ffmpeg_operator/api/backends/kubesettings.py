@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from ffmpeg_operator.api.backends.kubeclient import KubeApiError, KubeClient, connect
@@ -46,6 +46,14 @@ class SecretSettingsStore:
     def _path(self, client: KubeClient) -> str:
         return f"/api/v1/namespaces/{client.namespace}/secrets"
 
+    async def _patch(self, client: KubeClient, patch: Mapping[str, object]) -> None:
+        await client.request(
+            "PATCH",
+            f"{self._path(client)}/{self.name}",
+            body=patch,
+            content_type="application/merge-patch+json",
+        )
+
     async def load(self) -> StoredSettings | None:
         try:
             async with self._client() as client:
@@ -65,12 +73,7 @@ class SecretSettingsStore:
         try:
             async with self._client() as client:
                 try:
-                    await client.request(
-                        "PATCH",
-                        f"{self._path(client)}/{self.name}",
-                        body=patch,
-                        content_type="application/merge-patch+json",
-                    )
+                    await self._patch(client, patch)
                 except KubeApiError as error:
                     if not error.not_found:
                         raise
@@ -87,11 +90,6 @@ class SecretSettingsStore:
                         if not created.already_exists:
                             raise
                         # Another replica created it meanwhile: write over it as a PATCH would.
-                        await client.request(
-                            "PATCH",
-                            f"{self._path(client)}/{self.name}",
-                            body=patch,
-                            content_type="application/merge-patch+json",
-                        )
+                        await self._patch(client, patch)
         except KubeApiError as error:
             raise OSError(f"secret {self.name}: {error}") from error

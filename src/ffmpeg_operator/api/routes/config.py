@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ffmpeg_operator.api.config import ConfigService
 from ffmpeg_operator.api.errors import ApiError
-from ffmpeg_operator.api.wire import json_response, read_json_body
+from ffmpeg_operator.api.wire import json_response, read_json_document
 from ffmpeg_operator.core.coreconfig import ConfigInvalidError, ConfigRejectedError
 
 
@@ -21,11 +20,7 @@ def config_router(service: ConfigService) -> APIRouter:
 
     @router.put("/api/v3/config")
     async def set_config(request: Request) -> Response:
-        raw = await read_json_body(request)
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            raise ApiError(400, "Invalid JSON", str(error)) from error
+        body = await read_json_document(request)
         try:
             await service.put(body)
         except ConfigInvalidError as error:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -15,7 +14,7 @@ from ffmpeg_operator.api.logbuffer import LogBuffer
 from ffmpeg_operator.api.paths import path_param
 from ffmpeg_operator.api.resources import ResourceMetrics
 from ffmpeg_operator.api.sessions import SessionRegistry
-from ffmpeg_operator.api.wire import json_response, read_json_body
+from ffmpeg_operator.api.wire import json_response, read_json_document
 from ffmpeg_operator.core.errors import UnknownProcessError
 
 
@@ -83,12 +82,7 @@ def system_router(
 
     @router.post("/api/v3/metrics")
     async def query_metrics(request: Request) -> Response:
-        raw = await read_json_body(request)
-        try:
-            document = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            raise ApiError(400, "Invalid JSON", str(error)) from error
-        patterns = _metric_patterns(document)
+        patterns = _metric_patterns(await read_json_document(request))
         return json_response(
             {"timerange_sec": 0, "interval_sec": 0, "metrics": resources.query(patterns)}
         )
