@@ -38,7 +38,7 @@ from ffmpeg_operator.cli import _without_pydantic_v1
 from ffmpeg_operator.api.server import ServeOptions, build_local_app
 _without_pydantic_v1()  # what `serve` does before it builds the app
 app, _engine = build_local_app(ServeOptions(data_dir=Path(sys.argv[1])))
-lazy = ("prometheus_client", "jwt", "pydantic.v1")
+lazy = ("prometheus_client", "jwt", "pydantic.v1", "psutil")
 with TestClient(app) as client:
     listed = client.get("/api/v3/process").status_code
     before = sorted(m for m in lazy if sys.modules.get(m) is not None)
@@ -48,7 +48,7 @@ print(json.dumps([listed, before, metrics.status_code, metrics.headers["content-
 """
 
 
-def test_metrics_and_jwt_libraries_load_only_when_used_and_pydantic_v1_never(
+def test_metrics_jwt_and_psutil_load_only_when_used_and_pydantic_v1_never(
     tmp_path: Path,
 ) -> None:
     result = subprocess.run(
