@@ -38,7 +38,7 @@ def _without_pydantic_v1() -> None:
     """Keep ``pydantic.v1`` out of the server process.
 
     FastAPI imports it when a route is added, only to reject routes typed with pydantic v1
-    models (none here): 1.35 MiB resident for a check that cannot fail. Marked absent, the
+    models (none here): 1.3 MiB resident for a check that cannot fail. Marked absent, the
     import fails and FastAPI's check answers "not v1" (it expects that ImportError). Done at
     the process's entry point, not in the app factory: other code in a test process may use it.
     """
