@@ -130,7 +130,11 @@ LOCAL_ENV = set -a && eval "$$($(CLUSTER) env)" && set +a
 
 .PHONY: cluster-build cluster-up cluster-down cluster-images e2e-local test-cluster
 
+# Flux's GitOps test (tests/realcluster/test_real_gitops_flux*.py) serves a repository with
+# gitserver, which runs git's upload-pack/receive-pack, and commits to it with git.
 cluster-build:
+	@$(call apt_install,command -v git >/dev/null || printf ' git',--no-install-recommends git,\
+		git could not be installed: the Flux GitOps tests will fail)
 	$(PYTHON) tests/cluster/build.py
 
 cluster-up: cluster-build

@@ -75,6 +75,21 @@ COMPONENTS: dict[str, Component] = {
             binaries=("containerd", "containerd-shim-runc-v2", "ctr"),
         ),
         Component("helm", ("helm.sh/helm/v4/cmd/helm",), version="v4.3.2", binaries=("helm",)),
+        # Flux's two controllers for the GitOps test (tests/realcluster/test_real_gitops_flux.py),
+        # each built from a pinned wrapper module: upstream's go.mod has replace lines, which
+        # `go install pkg@version` refuses, so the wrapper copies them (see its go.mod).
+        Component(
+            "source-controller",
+            ("github.com/fluxcd/source-controller", "./gitserver"),
+            module_dir="source-controller",
+            binaries=("source-controller", "gitserver"),
+        ),
+        Component(
+            "kustomize-controller",
+            ("github.com/fluxcd/kustomize-controller",),
+            module_dir="kustomize-controller",
+            binaries=("kustomize-controller",),
+        ),
     ]
 }
 
