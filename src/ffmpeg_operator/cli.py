@@ -178,9 +178,8 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
     """Serve the datarhei v3 process API over local ffmpeg processes or FFmpegProcess objects."""
     import ipaddress
 
-    import uvicorn
-
     from ffmpeg_operator.api.server import ServeOptions, build_kubernetes_app, build_local_app
+    from ffmpeg_operator.api.serving import serve as serve_app
 
     if auth_user and not auth_password:
         raise typer.BadParameter("--auth-password is required with --auth-user")
@@ -217,7 +216,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
         app_ = build_kubernetes_app(options)
     else:
         app_, _engine = build_local_app(options)
-    uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
+    serve_app(app_, host=host, port=port, access_log=access_log)
 
 
 @app.command()
