@@ -16,7 +16,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import Receive, Scope, Send
 
 from ffmpeg_operator import __version__
@@ -202,6 +201,9 @@ def create_app(
         ids = [pid for pid, _ in await backend.list_references()]
         processes = await backend.get_processes(ids, frozenset({"state"}))
         body = render_metrics(processes, restarts() if restarts else {})
+        # Imported at the first scrape, as render_metrics does (api/metrics.py).
+        from prometheus_client import CONTENT_TYPE_LATEST
+
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)

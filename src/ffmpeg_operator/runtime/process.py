@@ -81,6 +81,17 @@ class RunSettings:
     log_lines: int = 50
 
 
+def _injected_flags(progress_url: str) -> list[str]:
+    """``-nostdin``, ``-nostats`` and the progress pipe in front of the config's arguments.
+
+    ``-nostats``: the counters come from ``-progress``; the stats line ffmpeg would also print
+    twice a second to stderr and to the report (the same line, read and dropped twice) made
+    two of the three wake-ups of the server per report (bench/README.md). ffmpeg still
+    prints the last one at exit, and a config's own ``-stats`` wins (it comes later).
+    """
+    return ["-nostdin", "-nostats", "-progress", progress_url]
+
+
 def _stopped_progress() -> Progress:
     # Every field given: model_construct would otherwise inspect each default factory.
     return Progress.model_construct(
@@ -347,6 +358,7 @@ class LocalProcess:
             run = await FFmpegRun.start(
                 self.settings.binary,
                 self.prepared.command,
+                _injected_flags,
                 on_stderr_line=self._on_stderr_line,
                 on_progress_line=self._on_progress_line,
                 on_report_line=self._report.dump.add,
@@ -431,6 +443,12 @@ class LocalProcess:
         block = self._blocks.feed(line)
         if block is None:
             return
+        stderr = self._report.stderr
+        if not stderr.prelude_complete and self._run is not None:
+            # With -nostats the prelude ends at the first progress block (Core: at the first
+            # stats line): what ffmpeg wrote to stderr before the block belongs to it.
+            self._run.read_stderr_now()
+            stderr.progress_seen()
         if not self._streams_known:
             # The report has the dump at every log level; a filter graph with several inputs
             # never completes it (Core's rule), so it is read again at every block.
