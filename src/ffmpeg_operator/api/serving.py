@@ -55,7 +55,8 @@ class QuietServer(uvicorn.Server):
 
 def serve(app: ASGIApp, *, host: str, port: int, access_log: bool) -> None:
     """What ``uvicorn.run(app, ...)`` does for one process without reload, with
-    :class:`QuietServer` and one write per answer (:mod:`ffmpeg_operator.api.oneshot`); exits with uvicorn's status when the server could not start."""
+    :class:`QuietServer` and one write per answer (:mod:`ffmpeg_operator.api.oneshot`);
+    exits with uvicorn's status when the server could not start."""
     config = uvicorn.Config(
         app,
         host=host,

@@ -132,9 +132,7 @@ class KubeClient:
         timeout: float = REQUEST_TIMEOUT,
     ) -> Any:
         """The decoded JSON answer of a request; raises :class:`KubeApiError` on non-2xx."""
-        data = await self._read(
-            await self._send(method, path, query, body, content_type, timeout)
-        )
+        data = await self._read(await self._send(method, path, query, body, content_type, timeout))
         return json.loads(data) if data else None
 
     async def text(self, path: str, *, query: Query = None, timeout: float = 10.0) -> str:
