@@ -11,12 +11,8 @@ Both servers go through the same phases in turn, so they see the same machine lo
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import signal
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,12 +20,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
-
 from bench import harness
 from bench.harness import Plan, Samples, Target
 from bench.report import save
-from bench.server import free_port, served
+from bench.server import free_port, running, served
 from ffmpeg_operator.supervision.binary import find_ffmpeg
 
 #: Pause before each server's turn in a phase.
@@ -74,32 +68,8 @@ def started(cmd: str, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
     root = Path(tempfile.mkdtemp(prefix="bench-reference-"))
     port = free_port()
     argv = [part.format(port=port, dir=root) for part in shlex.split(cmd)]
-    log = (root / "server.log").open("wb")
-    child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"reference did not come up:\n{(root / 'server.log').read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(f"{url}/ping", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+    with running(argv, port, root, timeout) as (url, child):
         yield url, child.pid
-    finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-        log.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def measure(

@@ -28,3 +28,38 @@ def test_building_the_embedded_server_imports_no_kubernetes_library(tmp_path: Pa
         timeout=60,
     )
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+LAZY_PROBE = """
+import json, sys
+from pathlib import Path
+from fastapi.testclient import TestClient
+from ffmpeg_operator.cli import _without_pydantic_v1
+from ffmpeg_operator.api.server import ServeOptions, build_local_app
+_without_pydantic_v1()  # what `serve` does before it builds the app
+app, _engine = build_local_app(ServeOptions(data_dir=Path(sys.argv[1])))
+lazy = ("prometheus_client", "jwt", "pydantic.v1", "psutil")
+with TestClient(app) as client:
+    listed = client.get("/api/v3/process").status_code
+    before = sorted(m for m in lazy if sys.modules.get(m) is not None)
+    metrics = client.get("/metrics")
+    after = sorted(m for m in lazy if sys.modules.get(m) is not None)
+print(json.dumps([listed, before, metrics.status_code, metrics.headers["content-type"], after]))
+"""
+
+
+def test_metrics_jwt_and_psutil_load_only_when_used_and_pydantic_v1_never(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", LAZY_PROBE, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    listed, before, status, content_type, after = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (listed, before) == (200, [])
+    assert status == 200
+    assert content_type.startswith("text/plain")
+    assert after == ["prometheus_client"]

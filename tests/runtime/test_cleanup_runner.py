@@ -484,6 +484,7 @@ async def test_run_survives_a_failing_pass(
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     runner = _runner(store)
+    runner.set_rules("test", [Cleanup(pattern=_prefix(store) + "/*.ts", max_files=1)])
     passes: list[float] = []
 
     def flaky(now: float) -> int:
@@ -500,3 +501,19 @@ async def test_run_survives_a_failing_pass(
         stop.set()
         await asyncio.wait_for(task, 1)
     assert "cleanup pass failed" in caplog.text
+
+
+async def test_run_walks_nothing_while_no_process_has_a_rule(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = _runner(store)
+    passes: list[float] = []
+    monkeypatch.setattr(runner, "run_once", passes.append)
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop, interval=0.01))
+    await asyncio.sleep(0.05)
+    assert passes == []
+    runner.set_rules("test", [Cleanup(pattern=_prefix(store) + "/*.ts", max_files=1)])
+    await _wait_until(lambda: len(passes) >= 1)
+    stop.set()
+    await asyncio.wait_for(task, 1)

@@ -115,3 +115,32 @@ def test_the_report_banner_ffreport_prints_first_is_neither_logged_nor_prelude()
     assert kinds == ["hidden", "hidden", "hidden", "log"]
     assert stderr.prelude() == ["Input #0, lavfi, from 'x':"]
     assert stderr.feed("Log level: 32").kind == "log"  # later it is an ordinary line
+
+
+def _without_stats(name: str) -> list[str]:
+    # What stderr carries under -nostats: everything but the periodic stats lines.
+    return [line for line in stderr_lines(name) if not line.startswith("frame=")]
+
+
+def test_a_progress_report_from_elsewhere_ends_a_complete_prelude() -> None:
+    parser = StockStderr()
+    lines = _without_stats("ffmpeg9_video_null.stderr")
+    encoder = lines.index("      encoder         : Lavc63.1.102 wrapped_avframe")
+    for line in lines[: encoder + 1]:
+        parser.feed(line)
+    parser.progress_seen()
+    for line in lines[encoder + 1 :]:
+        parser.feed(line)
+    assert parser.prelude_complete
+    assert parser.prelude()[-1] == "      encoder         : Lavc63.1.102 wrapped_avframe"
+    assert "Exiting normally, received signal 2." not in parser.prelude()
+
+
+def test_a_progress_report_from_elsewhere_leaves_an_incomplete_prelude_open() -> None:
+    parser = StockStderr()
+    for line in _without_stats("ffmpeg9_filter_complex.stderr"):
+        parser.feed(line)
+    parser.progress_seen()
+    parser.feed("[hstack @ 0x1] a warning after the first progress report")
+    assert not parser.prelude_complete
+    assert parser.prelude()[-1] == "[hstack @ 0x1] a warning after the first progress report"

@@ -83,6 +83,24 @@ def test_relative_output_paths_resolve_against_the_working_directory(
     assert result == outcome
 
 
+@pytest.mark.parametrize("address", ["[", "[f=null", "[[x", "[a|[b"])
+def test_an_unclosed_tee_options_block_is_a_plain_address_not_endless_recursion(
+    address: str,
+) -> None:
+    # Core recurses on such an address until its stack overflows; here it is a file name.
+    with pytest.raises(ConfigError, match="is not inside of"):
+        normalize_output_address(address, AddressPolicy(disk_dir="/core/data", cwd="/"))
+    assert normalize_output_address(
+        address, AddressPolicy(disk_dir="/core/data", cwd="/core/data")
+    ) == "|".join(f"file:/core/data/{part}" for part in address.split("|"))
+
+
+def test_thousands_of_tee_options_blocks_are_stripped_without_deep_recursion() -> None:
+    address = "[f=null]" * 5000 + "-"
+    policy = AddressPolicy(disk_dir="/core/data", cwd="/")
+    assert normalize_output_address(address, policy) == "[f=null]" * 5000 + "pipe:"
+
+
 def test_tee_part_options_block_is_stripped_only_at_the_start() -> None:
     with pytest.raises(ConfigError, match="is not inside of"):
         normalize_output_address("x[f=null]-", AddressPolicy(disk_dir="/core/data", cwd="/"))

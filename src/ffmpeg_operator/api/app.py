@@ -16,7 +16,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import Receive, Scope, Send
 
 from ffmpeg_operator import __version__
@@ -25,7 +24,8 @@ from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.config import ConfigService
 from ffmpeg_operator.api.cors import CorsMiddleware
 from ffmpeg_operator.api.errors import ApiError, error_response, install_error_handlers
-from ffmpeg_operator.api.fastread import FastReads
+from ffmpeg_operator.api.fastread import FastGate, FastReads
+from ffmpeg_operator.api.fastwrite import FastWrites
 from ffmpeg_operator.api.files import FileStore
 from ffmpeg_operator.api.logbuffer import LogBuffer, attach
 from ffmpeg_operator.api.memfs import memfs_router
@@ -59,12 +59,16 @@ class ServerInfo:
 
 
 class _ApiApp(FastAPI):
-    """FastAPI with the single-process read answered ahead of it (``api/fastread.py``)."""
+    """FastAPI with the single-process read and the process mutations answered ahead of it
+    (``api/fastread.py``, ``api/fastwrite.py``)."""
 
     fast_reads: FastReads | None = None
+    fast_writes: FastWrites | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.fast_reads is not None and await self.fast_reads.handle(scope, send):
+            return
+        if self.fast_writes is not None and await self.fast_writes.handle(scope, receive, send):
             return
         await super().__call__(scope, receive, send)
 
@@ -204,13 +208,16 @@ def create_app(
         ids = [pid for pid, _ in await backend.list_references()]
         processes = await backend.get_processes(ids, frozenset({"state"}))
         body = render_metrics(processes, restarts() if restarts else {})
+        # Imported at the first scrape, as render_metrics does (api/metrics.py).
+        from prometheus_client import CONTENT_TYPE_LATEST
+
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
     app.include_router(process_router(backend, overlay))
-    app.fast_reads = FastReads(
-        backend, authenticator, overlay=overlay, cors=services is not None, ready=ready
-    )
+    gate = FastGate(authenticator, cors=services is not None, ready=ready)
+    app.fast_reads = FastReads(backend, gate, overlay=overlay)
+    app.fast_writes = FastWrites(backend, gate)
     app.include_router(playout_router(backend))
     if memfs is not None:
         app.include_router(

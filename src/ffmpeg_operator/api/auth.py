@@ -17,7 +17,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from starlette.datastructures import Headers
@@ -85,6 +84,8 @@ class TokenIssuer:
             "exi": validity,
             "jti": str(uuid.uuid4()),
         }
+        import jwt  # at the first login: a server without auth never loads PyJWT
+
         return jwt.encode(claims, self._secret, algorithm=_ALGORITHM)
 
     def access_token(self, subject: str) -> str:
@@ -97,6 +98,8 @@ class TokenIssuer:
 
     def claims(self, token: str, use: str) -> dict[str, Any] | None:
         """The claims of ``token`` if it is signed by us, unexpired and meant for ``use``."""
+        import jwt  # see _token
+
         try:
             claims: dict[str, Any] = jwt.decode(token, self._secret, algorithms=[_ALGORITHM])
         except jwt.InvalidTokenError:

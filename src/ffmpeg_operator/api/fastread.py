@@ -13,7 +13,7 @@ answers those), every other path and method.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import Headers
@@ -30,45 +30,108 @@ _PREFIX = b"/api/v3/process/"
 _JSON = (b"content-type", b"application/json")
 
 
+class FastGate:
+    """What lets a request past the framework: the conditions every fast answer shares, and
+    the answer itself written as the application's stack would write it."""
+
+    def __init__(
+        self,
+        authenticator: Authenticator | None,
+        *,
+        cors: bool = False,
+        ready: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.authenticator = authenticator
+        #: With CORS on, every /api answer varies by Origin; cross-origin requests go the long
+        #: way (the CORS middleware answers those).
+        self.cors = cors
+        #: While the backend is not ready, the application answers 503 with the reason.
+        self.ready = ready
+
+    def admit(self, scope: Scope) -> Headers | None:
+        """The request's headers when it may be answered here; None leaves it to the app
+        (not ready, cross-origin with CORS on, no valid access token: the app writes that
+        401)."""
+        if self.ready is not None and self.ready() is not None:
+            return None
+        headers = Headers(scope=scope)
+        if self.cors and "origin" in headers:
+            return None
+        client = scope.get("client")
+        if self.authenticator is not None and not self.authenticator.allows(
+            headers, str(client[0]) if client else None
+        ):
+            return None
+        return headers
+
+    async def answer(
+        self,
+        send: Send,
+        headers: Headers,
+        body: bytes,
+        status: int = 200,
+        more: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        """A JSON answer with the headers the application would add (gzip, Vary)."""
+        vary: list[bytes] = []
+        extra: list[tuple[bytes, bytes]] = list(more)
+        # The rule of ApiGZipMiddleware (Starlette's GZipMiddleware at GZIP_LEVEL): a body of
+        # the minimum size varies by Accept-Encoding also where the client takes it plain.
+        if len(body) >= GZIP_MINIMUM_SIZE:
+            vary.append(b"Accept-Encoding")
+            if "gzip" in headers.get("accept-encoding", ""):
+                body = gzip.compress(body, compresslevel=GZIP_LEVEL)
+                extra.append((b"content-encoding", b"gzip"))
+        if self.cors:
+            vary.append(b"Origin")
+        if vary:
+            extra.insert(0, (b"vary", b", ".join(vary)))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-length", str(len(body)).encode()), _JSON, *extra],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def process_segment(raw: bytes, prefix: bytes = _PREFIX) -> str | None:
+    """The process ID of ``<prefix><id>`` (raw path, no query), as RawPathMiddleware and
+    path_param decode it: the one segment, percent-decoded once. None for any other path."""
+    if not raw.startswith(prefix) or raw == prefix or b"/" in raw[len(prefix) :]:
+        return None
+    return unquote(raw[len(prefix) :].decode("latin-1"))
+
+
+def raw_path(scope: Scope) -> bytes:
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    return raw.split(b"?", 1)[0]
+
+
 class FastReads:
     def __init__(
         self,
         backend: ProcessBackend,
-        authenticator: Authenticator | None,
+        gate: FastGate,
         *,
         overlay: StateOverlay | None = None,
-        cors: bool = False,
-        ready: Callable[[], str | None] | None = None,
     ) -> None:
         self.backend = backend
-        self.authenticator = authenticator
-        #: Completes the state as the route does (memfs output figures).
+        self.gate = gate
+        #: Completes the state as the route does (memfs figures).
         self.overlay = overlay
-        #: With CORS on, every /api answer varies by Origin; cross-origin reads go the long way.
-        self.cors = cors
-        #: While the backend is not ready, the application answers 503 with the reason.
-        self.ready = ready
 
     async def handle(self, scope: Scope, send: Send) -> bool:
         """Answer ``scope`` when it is a single-process read; ``False`` leaves it to the app."""
         if scope["type"] != "http" or scope["method"] != "GET":
             return False
-        if self.ready is not None and self.ready() is not None:
+        pid = process_segment(raw_path(scope))
+        if pid is None:
             return False
-        raw: bytes = scope.get("raw_path") or scope["path"].encode()
-        raw = raw.split(b"?", 1)[0]
-        if not raw.startswith(_PREFIX) or b"/" in raw[len(_PREFIX) :] or raw == _PREFIX:
+        headers = self.gate.admit(scope)
+        if headers is None:
             return False
-        headers = Headers(scope=scope)
-        if self.cors and "origin" in headers:
-            return False
-        client = scope.get("client")
-        if self.authenticator is not None and not self.authenticator.allows(
-            headers, str(client[0]) if client else None
-        ):
-            return False
-        # As RawPathMiddleware and path_param decode it: the segment, percent-decoded once.
-        pid = unquote(raw[len(_PREFIX) :].decode("latin-1"))
         # As the route reads it: the first `filter` parameter (Go's url.Values.Get).
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         aspects = parse_filter(query_value(next((v for k, v in query if k == "filter"), "")))
@@ -78,26 +141,5 @@ class FastReads:
         process = found[0]
         if self.overlay is not None and "state" in aspects:
             process = overlay_process(process, self.overlay)
-        body = dumps(process_item(process, aspects))
-        vary: list[bytes] = []
-        extra: list[tuple[bytes, bytes]] = []
-        # The rule of ApiGZipMiddleware (Starlette's GZipMiddleware at GZIP_LEVEL): a body of
-        # the minimum size varies by Accept-Encoding also where the client takes it plain.
-        if len(body) >= GZIP_MINIMUM_SIZE:
-            vary.append(b"Accept-Encoding")
-            if "gzip" in headers.get("accept-encoding", ""):
-                body = gzip.compress(body, compresslevel=GZIP_LEVEL)
-                extra = [(b"content-encoding", b"gzip")]
-        if self.cors:
-            vary.append(b"Origin")
-        if vary:
-            extra.insert(0, (b"vary", b", ".join(vary)))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-length", str(len(body)).encode()), _JSON, *extra],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await self.gate.answer(send, headers, dumps(process_item(process, aspects)))
         return True

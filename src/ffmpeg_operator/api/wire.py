@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -161,8 +162,8 @@ def install_gzip(app: FastAPI) -> None:
     app.add_middleware(ApiGZipMiddleware)
 
 
-def _content_length(request: Request) -> int | None:
-    value = request.headers.get("content-length")
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    value = headers.get("content-length")
     if value is None:
         return None  # chunked: Core's length check lets it pass
     try:
@@ -171,16 +172,39 @@ def _content_length(request: Request) -> int | None:
         return None
 
 
-async def read_json_body(request: Request) -> bytes:
-    """The raw body of a JSON request, after Core's length and media type checks (§1.2).
+@dataclass(frozen=True)
+class JsonBody:
+    """A request body with the two headers Core looks at before it decodes one (§1.2)."""
 
-    Raises ``ApiError(400, "Invalid JSON", <detail>)`` when the body is empty (by
-    Content-Length) or not declared as JSON. Decoding is the caller's job.
-    """
-    try:
-        check_request(_content_length(request), request.headers.get("content-type"))
-    except DecodeError as error:
-        raise ApiError(400, "Invalid JSON", str(error)) from error
+    data: bytes
+    content_length: int | None
+    content_type: str | None
+
+    @classmethod
+    def of(cls, data: bytes, headers: Mapping[str, str]) -> JsonBody:
+        return cls(data, _content_length(headers), headers.get("content-type"))
+
+    def checked(self) -> bytes:
+        """The body, after Core's length and media type checks.
+
+        Raises ``ApiError(400, "Invalid JSON", <detail>)`` when the body is empty (by
+        Content-Length) or not declared as JSON. Decoding is the caller's job.
+        """
+        try:
+            check_request(self.content_length, self.content_type)
+        except DecodeError as error:
+            raise ApiError(400, "Invalid JSON", str(error)) from error
+        return self.data
+
+
+async def json_body(request: Request) -> JsonBody:
+    """The body of ``request``, unchecked (:meth:`JsonBody.checked` applies Core's checks)."""
+    return JsonBody.of(await request.body(), request.headers)
+
+
+async def read_json_body(request: Request) -> bytes:
+    """The raw body of a JSON request, after Core's length and media type checks (§1.2)."""
+    JsonBody(b"", _content_length(request.headers), request.headers.get("content-type")).checked()
     return await request.body()
 
 

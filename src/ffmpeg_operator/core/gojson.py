@@ -703,6 +703,10 @@ def _shape(model: type[BaseModel]) -> _Struct:
     return _Struct(_GO_STRUCT_NAMES.get(model, model.__name__), tuple(fields))
 
 
+#: Go kinds whose Python values are immutable: shared, not copied.
+_SCALAR_KINDS = frozenset(("string", "bool", "int", "uint", "float"))
+
+
 def _adopt(go_type: _GoType, value: Any) -> Any:
     """A caller's current value as this module's representation (deep copy, all fields)."""
     if isinstance(value, BaseModel):
@@ -712,11 +716,13 @@ def _adopt(go_type: _GoType, value: Any) -> Any:
         return {
             f.name: _adopt(f.go_type, given[f.name])
             if f.name in given
-            else copy.deepcopy(f.default)
+            else (f.default if f.go_type.kind in _SCALAR_KINDS else copy.deepcopy(f.default))
             for f in go_type.struct.fields
         }
     if go_type.elem is not None and value is not None:
         return [_adopt(go_type.elem, item) for item in value]
+    if go_type.kind in _SCALAR_KINDS and isinstance(value, (str, bool, int, float)):
+        return value
     return copy.deepcopy(value)
 
 

@@ -49,7 +49,11 @@ def fill_io_ids(config: ProcessConfig) -> ProcessConfig:
     """A copy of ``config`` where every input/output with an empty ID has a new unique one.
 
     Inputs and outputs are separate namespaces: a generated ID is only unique within its array.
+    A config without an empty ID is returned as it is (configs are values: nobody changes one
+    in place), which spares create and update a copy.
     """
+    if all(io.id for io in config.input) and all(io.id for io in config.output):
+        return config
     return config.model_copy(
         update={"input": _with_ids(config.input), "output": _with_ids(config.output)}
     )

@@ -4,7 +4,9 @@ Counters (``frame``, ``q``, ``size_kb``, ``time``, ``speed``, ``drop``, ``dup``)
 ffmpeg; ``fps`` and ``bitrate_kbit`` are *computed* from counter deltas, as Core does: each
 sample adds its delta to the current one-second bucket of a 30-bucket sliding window, and the
 average is the sum of the last N completed buckets / N, N = min(elapsed seconds, 30). Values are
-recomputed only when a sample arrives. Per-stream entries hold the static prelude data.
+those of the latest sample's time; they are written into the :class:`Progress` model when it is
+read, not at every sample (two samples a second per running process, read far less often).
+Per-stream entries hold the static prelude data.
 
 Output streams get live counters of their own from ffmpeg's per-stream statistics files
 (:mod:`ffmpeg_operator.core.ffmpeg.streamstats`, encoded streams only). A stream without them
@@ -142,10 +144,15 @@ class ProgressTracker:
         self._bits = SlidingAverage()
         self._streams: dict[tuple[int, int], StreamCounter] = {}
         self._progress = Progress()
+        #: Time of the latest sample not yet written into ``_progress`` (None: up to date).
+        self._pending: float | None = None
 
     @property
     def progress(self) -> Progress:
         """The current progress (a copy: safe to hand out)."""
+        if self._pending is not None:
+            self._fill(self._pending)
+            self._pending = None
         return self._progress.model_copy(deep=True)
 
     @property
@@ -179,6 +186,13 @@ class ProgressTracker:
         # Core's counters are unsigned; a counter going back (new output file) adds nothing.
         self._fps.add(_delta(current.frame, previous.frame), now)
         self._bits.add(_delta(current.size_bytes, previous.size_bytes) * 8, now)
+        # Setting a dozen fields of a pydantic model per sample was most of a sample's cost:
+        # it is done when the progress is read (:attr:`progress`), with this sample's time.
+        self._pending = now
+        return advanced(previous, current)
+
+    def _fill(self, now: float) -> None:
+        current = self._last
         progress = self._progress
         progress.frame = current.frame or 0
         progress.packet = current.packet or 0
@@ -191,7 +205,6 @@ class ProgressTracker:
         progress.fps = self._fps.average(now)
         progress.bitrate_kbit = self._bits.average(now) / 1024
         self._fill_outputs(now)
-        return advanced(previous, current)
 
     def _fill_outputs(self, now: float) -> None:
         progress = self._progress
@@ -220,6 +233,7 @@ class ProgressTracker:
         self._bits.reset()
         self._streams = {}
         self._progress = Progress()
+        self._pending = None
 
 
 def _delta(current: float | None, previous: float | None) -> int:

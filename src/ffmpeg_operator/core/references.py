@@ -37,12 +37,17 @@ def resolve_references(config: ProcessConfig, lookup: ConfigLookup) -> ProcessCo
     Raises :class:`ConfigError` with Core's text, e.g.
     ``reference error for '#p:in': unknown process 'q' (#q:output=o)``.
     """
-    resolved = config.clone()
-    for io in resolved.input:
+    addresses: list[str] = []
+    for io in config.input:
         try:
-            io.address = _resolve_address(config.id, io.address, lookup)
+            addresses.append(_resolve_address(config.id, io.address, lookup))
         except ConfigError as error:
             raise ConfigError(f"reference error for '#{config.id}:{io.id}': {error}") from None
+    if all(new is io.address for new, io in zip(addresses, config.input, strict=True)):
+        return config  # no reference: configs are values, the same one will do
+    resolved = config.clone()
+    for io, address in zip(resolved.input, addresses, strict=True):
+        io.address = address
     return resolved
 
 

@@ -171,13 +171,24 @@ def _normalize_output(address: str, policy: AddressPolicy) -> tuple[str, bool]:
         parts = address.split("|")
         writes_file = False
         for index, part in enumerate(parts):
-            match = _TEE_OPTIONS.match(part)
-            options = match.group(0) if match else ""
-            normalised, is_file = _normalize_output(part[len(options) :], policy)
+            # Core strips one options block and recurses on the rest, which may start with the
+            # next block. Stripped in a loop here: thousands of blocks are no deeper, and a
+            # "[" without its "]" (on which Core recurses until its stack overflows) ends the
+            # loop as a plain address, a file name starting with "[".
+            options = ""
+            rest = part
+            while (match := _TEE_OPTIONS.match(rest)) is not None:
+                options += match.group(0)
+                rest = rest[match.end() :]
+            normalised, is_file = _normalize_single(rest, policy)
             writes_file = writes_file or is_file
             parts[index] = options + normalised
         return "|".join(parts), writes_file
+    return _normalize_single(address, policy)
 
+
+def _normalize_single(address: str, policy: AddressPolicy) -> tuple[str, bool]:
+    """:func:`_normalize_output` of an address that is not split as a tee address."""
     address = address.removeprefix("file:")
     if has_url_scheme(address):
         validate_url(address)

@@ -125,11 +125,13 @@ class CleanupRunner:
         """Run a pass every ``interval`` seconds until ``stop`` is set.
 
         Passes run in a worker thread: walking a large data directory must not stall the
-        event loop that serves the API and memfs.
+        event loop that serves the API and memfs. Without any rule there is nothing to walk,
+        and no thread is woken (the hand-off to it and back woke the server twice a second).
         """
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self.run_once, clock())
+                if self._rules:
+                    await asyncio.to_thread(self.run_once, clock())
             except Exception:
                 log.exception("cleanup pass failed")
             with contextlib.suppress(TimeoutError):

@@ -290,8 +290,15 @@ class LocalEngine:
             if process.order == "stop" and not process.running:
                 return
             process.order = "stop"
-            await self._persist_locked(process)
-            await process.stop("stop requested")
+            # The SIGINT first (process.stop sends it before its first await), the journal
+            # line while ffmpeg exits: the answer still waits for both, as Core's waits for
+            # the exit (§3.5), but the write is no longer in front of the signal.
+            stopping = process.stop("stop requested")
+            persisting = asyncio.ensure_future(self._persist_locked(process))
+            try:
+                await stopping
+            finally:
+                await persisting
         elif command == "restart":
             if process.order != "start":
                 return

@@ -46,7 +46,7 @@ from ffmpeg_operator.core.report import archive_run
 from ffmpeg_operator.supervision.logring import LogRing
 from ffmpeg_operator.supervision.monitor import RunMonitor
 from ffmpeg_operator.supervision.run import FFmpegRun, FFmpegSpawnError
-from ffmpeg_operator.supervision.sampler import NO_SAMPLE, ResourceSampler
+from ffmpeg_operator.supervision.sampler import NO_SAMPLE, ResourceSampler, cpu_capacity
 from ffmpeg_operator.supervision.skills import binary_version
 from ffmpeg_operator.supervision.watchdogs import LimitWatchdog, StaleWatchdog
 
@@ -81,6 +81,17 @@ class RunSettings:
     log_lines: int = 50
 
 
+def _injected_flags(progress_url: str) -> list[str]:
+    """``-nostdin``, ``-nostats`` and the progress pipe in front of the config's arguments.
+
+    ``-nostats``: the counters come from ``-progress``; the stats line ffmpeg would also print
+    twice a second to stderr and to the report (the same line, read and dropped twice) made
+    two of the three wake-ups of the server per report (bench/README.md). ffmpeg still
+    prints the last one at exit, and a config's own ``-stats`` wins (it comes later).
+    """
+    return ["-nostdin", "-nostats", "-progress", progress_url]
+
+
 def _stopped_progress() -> Progress:
     # Every field given: model_construct would otherwise inspect each default factory.
     return Progress.model_construct(
@@ -97,6 +108,34 @@ def _stopped_progress() -> Progress:
         drop=0,
         dup=0,
     )
+
+
+#: The release of each ffmpeg binary run so far (the binary does not change under us).
+_VERSIONS: dict[str, str] = {}
+
+
+async def _version(binary: str) -> str:
+    # Asked once per binary in a thread (it runs ffmpeg); every later start, the answer at once:
+    # a hand-off to a thread per start cost each start request a wake-up of the loop.
+    known = _VERSIONS.get(binary)
+    if known is None:
+        known = _VERSIONS[binary] = await asyncio.to_thread(binary_version, binary)
+    return known
+
+
+#: How long the CPU capacity (cgroup quota files, CPU count) is taken as read.
+CAPACITY_TTL_S = 10.0
+_capacity_read: tuple[float, float] | None = None  # (monotonic time, capacity)
+
+
+def _capacity() -> float:
+    """:func:`cpu_capacity`, read again at most every :data:`CAPACITY_TTL_S`: three file reads
+    per start were a tenth of a start request's own time (profiled)."""
+    global _capacity_read  # noqa: PLW0603 - one value for the whole process
+    now = time.monotonic()
+    if _capacity_read is None or now - _capacity_read[0] > CAPACITY_TTL_S:
+        _capacity_read = (now, cpu_capacity())
+    return _capacity_read[1]
 
 
 class LocalProcess:
@@ -314,12 +353,12 @@ class LocalProcess:
         self._streams_known = False
         self._set_exec("starting")
         resolved = self.prepared.resolved
-        version = await asyncio.to_thread(binary_version, self.settings.binary)
-        mux_stats = supports_mux_stats(version)
+        mux_stats = supports_mux_stats(await _version(self.settings.binary))
         try:
             run = await FFmpegRun.start(
                 self.settings.binary,
                 self.prepared.command,
+                _injected_flags,
                 on_stderr_line=self._on_stderr_line,
                 on_progress_line=self._on_progress_line,
                 on_report_line=self._report.dump.add,
@@ -336,7 +375,7 @@ class LocalProcess:
         limits = self.config.limits
         monitor = RunMonitor(
             run,
-            ResourceSampler(run.pid),
+            ResourceSampler(run.pid, capacity=_capacity()),
             StaleWatchdog(self.config.stale_timeout_seconds, time.monotonic()),
             LimitWatchdog(limits.cpu_usage, limits.memory_mbytes * MIB, limits.waitfor_seconds),
         )
@@ -404,6 +443,12 @@ class LocalProcess:
         block = self._blocks.feed(line)
         if block is None:
             return
+        stderr = self._report.stderr
+        if not stderr.prelude_complete and self._run is not None:
+            # With -nostats the prelude ends at the first progress block (Core: at the first
+            # stats line): what ffmpeg wrote to stderr before the block belongs to it.
+            self._run.read_stderr_now()
+            stderr.progress_seen()
         if not self._streams_known:
             # The report has the dump at every log level; a filter graph with several inputs
             # never completes it (Core's rule), so it is read again at every block.

@@ -254,11 +254,13 @@ class FFmpegRun:
         command: list[str],
         readers: list[asyncio.Task[None]],
         started_at: float,
+        stderr: _PipeReader | None = None,
     ) -> None:
         self._process = process
         self.command = command
         self.started_at = started_at
         self._readers = readers
+        self._stderr = stderr
         self._stop_reason: str | None = None
         self._stop_task: asyncio.Task[None] | None = None
         self._exit_task: asyncio.Task[ExitInfo] = asyncio.create_task(self._await_exit())
@@ -330,14 +332,23 @@ class FFmpegRun:
             for _read, write, _callback in pipes:
                 os.close(write)
         started_at = time.time()
-        readers = [
-            asyncio.create_task(_pump_fd(read, callback)) for read, _write, callback in pipes
-        ]
-        return cls(process, list(argv), readers, started_at)
+        pumps = [_PipeReader(read, callback) for read, _write, callback in pipes]
+        readers = [asyncio.create_task(pump.run()) for pump in pumps]
+        return cls(process, list(argv), readers, started_at, stderr=pumps[0])
 
     @property
     def pid(self) -> int:
         return self._process.pid
+
+    def read_stderr_now(self) -> None:
+        """Deliver, now, the stderr lines ffmpeg has already written.
+
+        Lines reach us through separate pipes; a consumer that must see everything ffmpeg wrote
+        to stderr before a line of another pipe (the prelude ends at the first progress
+        report) calls this first.
+        """
+        if self._stderr is not None:
+            self._stderr.read_available()
 
     @property
     def running(self) -> bool:
@@ -354,18 +365,21 @@ class FFmpegRun:
     async def stop(self, reason: str | None = None, grace: float = DEFAULT_GRACE_S) -> None:
         """SIGINT, then SIGKILL when still alive after ``grace`` s; return once it exited.
 
-        Idempotent: later calls wait for the first stop and keep its reason.
+        Idempotent: later calls wait for the first stop and keep its reason. The SIGINT goes
+        out before the first await, so a caller may do other work while ffmpeg exits (the
+        exit takes ffmpeg ~10 ms: its loop notices the signal between two frames).
         """
         if self._stop_task is None:
             if self.running:
                 self._stop_reason = reason
+                self._signal(signals.SIGINT)
             self._stop_task = asyncio.create_task(self._stop(grace))
         await asyncio.shield(self._stop_task)
 
     async def _stop(self, grace: float) -> None:
+        """Wait for the exit after the SIGINT that :meth:`stop` sent; SIGKILL after ``grace``."""
         if not self.running:
             return
-        self._signal(signals.SIGINT)
         try:
             await asyncio.wait_for(asyncio.shield(self._exit_task), timeout=grace)
         except TimeoutError:
@@ -401,36 +415,44 @@ def _deliver(lines: list[str], callback: LineCallback | None) -> None:
             log.exception("line callback failed")
 
 
-async def _pump_fd(fd: int, callback: LineCallback | None) -> None:
-    """Deliver the lines of pipe ``fd`` until EOF; closes ``fd``.
+class _PipeReader:
+    """Delivers the lines of one pipe until EOF; closes it.
 
     A reader callback on the event loop reads the pipe directly: no transport, stream reader
-    and task wake-up per chunk (two pipes per running ffmpeg, a few chunks a second each).
+    and task wake-up per chunk (up to four pipes per running ffmpeg, a few chunks a second).
     """
-    loop = asyncio.get_running_loop()
-    os.set_blocking(fd, False)
-    splitter = LineSplitter()
-    ended: asyncio.Future[None] = loop.create_future()
 
-    def readable() -> None:
+    def __init__(self, fd: int, callback: LineCallback | None) -> None:
+        self._fd = fd
+        self._callback = callback
+        self._splitter = LineSplitter()
+        self._ended: asyncio.Future[None] | None = None
+
+    def read_available(self) -> None:
+        """Read one chunk, if there is one, and deliver its lines (the loop's reader callback)."""
+        ended = self._ended
+        if ended is None or ended.done():
+            return
         try:
-            chunk = os.read(fd, _READ_SIZE)
+            chunk = os.read(self._fd, _READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
-            if not ended.done():
-                ended.set_exception(error)
+            ended.set_exception(error)
             return
         if not chunk:
-            if not ended.done():
-                ended.set_result(None)
+            ended.set_result(None)
             return
-        _deliver(splitter.feed(chunk), callback)
+        _deliver(self._splitter.feed(chunk), self._callback)
 
-    loop.add_reader(fd, readable)
-    try:
-        await ended
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
-    _deliver(splitter.flush(), callback)
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        os.set_blocking(self._fd, False)
+        self._ended = ended = loop.create_future()
+        loop.add_reader(self._fd, self.read_available)
+        try:
+            await ended
+        finally:
+            loop.remove_reader(self._fd)
+            os.close(self._fd)
+        _deliver(self._splitter.flush(), self._callback)

@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil  # imported where used: only off Linux (the server samples through /proc)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -70,7 +72,9 @@ def cpu_capacity(root: Path = CGROUP_ROOT) -> float:
     quota = cgroup_cpu_quota(root)
     if quota is not None:
         return quota
-    return float(psutil.cpu_count(logical=True) or 1)
+    # os.cpu_count() is psutil's logical count (sysconf _SC_NPROCESSORS_ONLN) without
+    # importing psutil into a server that samples through /proc.
+    return float(os.cpu_count() or 1)
 
 
 class ResourceSampler:
@@ -94,6 +98,8 @@ class ResourceSampler:
         self._previous: tuple[float, float] | None = None  # (clock, CPU seconds)
         self._process: psutil.Process | None = None
         if not _PROC_STAT:
+            import psutil
+
             self._stat_path = None
             try:
                 self._process = psutil.Process(pid)
@@ -108,6 +114,8 @@ class ResourceSampler:
             return self._sample_proc(self._stat_path)
         if self._process is None:
             return NO_SAMPLE
+        import psutil
+
         try:
             with self._process.oneshot():
                 # psutil: percent of one CPU since the previous call (0.0 on the first).

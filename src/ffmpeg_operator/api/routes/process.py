@@ -15,7 +15,13 @@ from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.errors import ApiError
 from ffmpeg_operator.api.memfs_progress import StateOverlay, overlay_process
 from ffmpeg_operator.api.paths import path_param
-from ffmpeg_operator.api.wire import cached_json, json_response, read_json_body
+from ffmpeg_operator.api.wire import (
+    JsonBody,
+    cached_json,
+    json_body,
+    json_response,
+    read_json_body,
+)
 from ffmpeg_operator.core import gojson
 from ffmpeg_operator.core.errors import (
     CommandFailedError,
@@ -26,7 +32,7 @@ from ffmpeg_operator.core.errors import (
     UnknownProcessError,
 )
 from ffmpeg_operator.core.listing import ListQuery, parse_filter, query_value, select_processes
-from ffmpeg_operator.core.models import Probe, Process
+from ffmpeg_operator.core.models import Probe, Process, ProcessConfig
 
 KNOWN_COMMANDS = ("start", "stop", "restart", "reload")
 
@@ -68,20 +74,7 @@ def process_router(backend: ProcessBackend, overlay: StateOverlay | None = None)
 
     @router.post("/api/v3/process")
     async def create_process(request: Request) -> Response:
-        body = await read_json_body(request)
-        try:
-            config = gojson.bind_process_config(body)
-        except DecodeError as error:
-            raise ApiError(400, "Invalid JSON", str(error)) from error
-        if config.type != "ffmpeg":
-            raise ApiError(400, "Unsupported process type", "Supported process types are: ffmpeg")
-        if not config.input or not config.output:
-            raise ApiError(400, "At least one input and one output need to be defined")
-        try:
-            stored = await backend.create(config)
-        except (ConfigError, ProcessExistsError) as error:
-            raise ApiError(400, "Invalid process config", str(error)) from error
-        return json_response(stored)
+        return json_response(await create(backend, await json_body(request)))
 
     @router.get("/api/v3/process/{pid}")
     async def get_process(pid: str, request: Request) -> Response:
@@ -94,50 +87,15 @@ def process_router(backend: ProcessBackend, overlay: StateOverlay | None = None)
 
     @router.put("/api/v3/process/{pid}")
     async def update_process(pid: str, request: Request) -> Response:
-        pid = path_param(pid)
-        try:
-            current = await backend.get_config(pid)
-        except UnknownProcessError as error:
-            raise ApiError(404, "Process not found", pid) from error
-        body = await read_json_body(request)
-        try:
-            config = gojson.bind_process_config(body, current)
-        except DecodeError as error:
-            raise ApiError(400, "Invalid JSON", str(error)) from error
-        try:
-            stored = await backend.update(pid, config)
-        except UnknownProcessError as error:
-            raise ApiError(404, "Process not found", pid) from error
-        except (ConfigError, ProcessExistsError) as error:
-            raise ApiError(400, "Process can't be updated", str(error)) from error
-        return json_response(stored)
+        return json_response(await update(backend, path_param(pid), await json_body(request)))
 
     @router.delete("/api/v3/process/{pid}")
     async def delete_process(pid: str) -> Response:
-        try:
-            await backend.delete(path_param(pid))
-        except UnknownProcessError as error:
-            raise _unknown_process() from error
-        return json_response("OK")
+        return json_response(await delete(backend, path_param(pid)))
 
     @router.put("/api/v3/process/{pid}/command")
     async def process_command(pid: str, request: Request) -> Response:
-        body = await read_json_body(request)
-        try:
-            command = gojson.bind_command(body)
-        except DecodeError as error:
-            raise ApiError(400, "Invalid JSON", str(error)) from error
-        if command not in KNOWN_COMMANDS:
-            raise ApiError(
-                400, "Unknown command provided", "Known commands are: start, stop, reload, restart"
-            )
-        try:
-            await backend.command(path_param(pid), command)
-        except UnknownProcessError as error:
-            raise ApiError(400, "Command failed", "unknown process") from error
-        except (CommandFailedError, ConfigError) as error:
-            raise ApiError(400, "Command failed", str(error)) from error
-        return json_response("OK")
+        return json_response(await command(backend, path_param(pid), await json_body(request)))
 
     @router.get("/api/v3/process/{pid}/config")
     async def get_config(pid: str) -> Response:
@@ -212,6 +170,73 @@ def process_router(backend: ProcessBackend, overlay: StateOverlay | None = None)
         return json_response(value)
 
     return router
+
+
+# The mutations, apart from the framework: the routes above and the fast path ahead of the
+# framework (api/fastwrite.py) answer with exactly these. Each returns the response content
+# or raises ApiError.
+
+
+async def create(backend: ProcessBackend, body: JsonBody) -> ProcessConfig:
+    """``POST /api/v3/process``."""
+    try:
+        config = gojson.bind_process_config(body.checked())
+    except DecodeError as error:
+        raise ApiError(400, "Invalid JSON", str(error)) from error
+    if config.type != "ffmpeg":
+        raise ApiError(400, "Unsupported process type", "Supported process types are: ffmpeg")
+    if not config.input or not config.output:
+        raise ApiError(400, "At least one input and one output need to be defined")
+    try:
+        return await backend.create(config)
+    except (ConfigError, ProcessExistsError) as error:
+        raise ApiError(400, "Invalid process config", str(error)) from error
+
+
+async def update(backend: ProcessBackend, pid: str, body: JsonBody) -> ProcessConfig:
+    """``PUT /api/v3/process/{pid}``: an unknown process is a 404 before the body counts."""
+    try:
+        current = await backend.get_config(pid)
+    except UnknownProcessError as error:
+        raise ApiError(404, "Process not found", pid) from error
+    try:
+        config = gojson.bind_process_config(body.checked(), current)
+    except DecodeError as error:
+        raise ApiError(400, "Invalid JSON", str(error)) from error
+    try:
+        return await backend.update(pid, config)
+    except UnknownProcessError as error:
+        raise ApiError(404, "Process not found", pid) from error
+    except (ConfigError, ProcessExistsError) as error:
+        raise ApiError(400, "Process can't be updated", str(error)) from error
+
+
+async def delete(backend: ProcessBackend, pid: str) -> str:
+    """``DELETE /api/v3/process/{pid}``."""
+    try:
+        await backend.delete(pid)
+    except UnknownProcessError as error:
+        raise _unknown_process() from error
+    return "OK"
+
+
+async def command(backend: ProcessBackend, pid: str, body: JsonBody) -> str:
+    """``PUT /api/v3/process/{pid}/command``."""
+    try:
+        verb = gojson.bind_command(body.checked())
+    except DecodeError as error:
+        raise ApiError(400, "Invalid JSON", str(error)) from error
+    if verb not in KNOWN_COMMANDS:
+        raise ApiError(
+            400, "Unknown command provided", "Known commands are: start, stop, reload, restart"
+        )
+    try:
+        await backend.command(pid, verb)
+    except UnknownProcessError as error:
+        raise ApiError(400, "Command failed", "unknown process") from error
+    except (CommandFailedError, ConfigError) as error:
+        raise ApiError(400, "Command failed", str(error)) from error
+    return "OK"
 
 
 async def _metadata_body(request: Request, key: str) -> Any:

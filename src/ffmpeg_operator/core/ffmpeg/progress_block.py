@@ -106,8 +106,11 @@ def build_block(values: Mapping[str, str], *, ended: bool = False) -> ProgressBl
     """A :class:`ProgressBlock` from the ``key -> value`` pairs of one block."""
     stream_q = []
     for key, value in values.items():
+        # Only stream_*_q keys need the regexes (a dozen keys a block, two blocks a second).
+        if not key.startswith("stream_"):
+            continue
         match = _STREAM_Q_KEY.fullmatch(key)
-        q = _float(value)
+        q = None if match is None else _float(value)
         if match is not None and q is not None:
             stream_q.append(StreamQ(int(match.group(1)), int(match.group(2)), q))
     return ProgressBlock(

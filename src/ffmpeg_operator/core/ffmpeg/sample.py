@@ -6,7 +6,7 @@ progress tracker and the stale watchdog do not care where the numbers came from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +26,16 @@ class ProgressSample:
 
     def over(self, previous: ProgressSample) -> ProgressSample:
         """This sample with every missing value taken from ``previous``."""
-        missing = {
-            field.name: getattr(previous, field.name)
-            for field in fields(self)
-            if getattr(self, field.name) is None
-        }
-        return replace(self, **missing) if missing else self
+        # Twice a second per running process: no dataclasses.fields()/replace() round trip.
+        mine = [getattr(self, name) for name in _FIELD_NAMES]
+        if None not in mine:
+            return self
+        return ProgressSample(
+            *(
+                getattr(previous, name) if value is None else value
+                for name, value in zip(_FIELD_NAMES, mine, strict=True)
+            )
+        )
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(ProgressSample))

@@ -70,6 +70,21 @@ class StockStderr:
         """The report prelude: head, truncation marker, tail."""
         return self._collector.lines()
 
+    def progress_seen(self) -> None:
+        """A progress report came from elsewhere (``-progress``) where stderr has no stats line
+        (``-nostats``): the prelude ends as it would at a ``frame=`` line, once complete.
+
+        Feed every stderr line written before that report first.
+        """
+        if self._dump is None:
+            self._close_if_complete()
+
+    def _close_if_complete(self) -> None:
+        dump = parse_prelude(self._collector.lines())
+        if dump.complete:
+            self._dump = dump
+            self._collector.close()
+
     def feed(self, line: str) -> StderrLine:
         """Classify one line (already split, non-empty) and update the prelude state."""
         if self._banner:
@@ -81,9 +96,6 @@ class StockStderr:
             self._collector.add(line)
             return StderrLine("log", sample)
         if self._dump is None and line.startswith("frame="):
-            dump = parse_prelude(self._collector.lines())
-            if dump.complete:
-                self._dump = dump
-                self._collector.close()
+            self._close_if_complete()
         core_progress = self._dump is not None and line.startswith("frame=")
         return StderrLine("progress", sample, core_progress)
