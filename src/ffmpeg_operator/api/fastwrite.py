@@ -54,6 +54,16 @@ class FastWrites:
     def __init__(self, backend: ProcessBackend, gate: FastGate) -> None:
         self.backend = backend
         self.gate = gate
+        #: Exception type -> its ApiError, as the application's own handlers of that type
+        #: answer it (a backend's errors, e.g. the Kubernetes API away: 503, not 500).
+        self.translations: dict[type[Exception], Callable[[Exception], ApiError]] = {}
+
+    def _translated(self, error: Exception) -> ApiError | None:
+        for kind in type(error).__mro__:
+            translate = self.translations.get(kind)
+            if translate is not None:
+                return translate(error)
+        return None
 
     def _mutation(self, method: str, raw: bytes) -> Mutation | None:
         backend = self.backend
@@ -91,11 +101,15 @@ class FastWrites:
             return True
         try:
             content = await mutation(headers, body)
-        except ApiError as error:
-            more = [(name.lower().encode(), text.encode()) for name, text in error.headers.items()]
-            await self.gate.answer(send, headers, orjson.dumps(error.body()), error.status, more)
-            return True
         except Exception as error:
+            answer = error if isinstance(error, ApiError) else self._translated(error)
+            if answer is not None:
+                more = [
+                    (name.lower().encode(), text.encode()) for name, text in answer.headers.items()
+                ]
+                status = answer.status
+                await self.gate.answer(send, headers, orjson.dumps(answer.body()), status, more)
+                return True
             # As the application's handler of unexpected errors (api/errors.py).
             log.error("unhandled error in %s %s", scope["method"], scope["path"], exc_info=error)
             failure = ApiError(500, "", "Internal Server Error")

@@ -42,6 +42,15 @@ async def _on_kube_error(request: Request, exc: Exception) -> Response:
     return error_response(request, api_error_of(exc))
 
 
+def _translate(error: Exception) -> ApiError:
+    assert isinstance(error, KubeApiError)
+    return api_error_of(error)
+
+
 def install_kube_error_handler(app: FastAPI) -> None:
-    """Answer every :class:`KubeApiError` a route lets through with :func:`api_error_of`."""
+    """Answer every :class:`KubeApiError` a route lets through with :func:`api_error_of`, on
+    the application and on the mutations answered ahead of it (``api/fastwrite.py``)."""
     app.add_exception_handler(KubeApiError, _on_kube_error)
+    fast_writes = getattr(app, "fast_writes", None)
+    if fast_writes is not None:
+        fast_writes.translations[KubeApiError] = _translate
