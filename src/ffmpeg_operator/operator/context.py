@@ -70,8 +70,9 @@ def kopf_login(namespaces: int) -> Callable[..., Awaitable[kopf.AiohttpSession |
     a session of its own (``kopf.AiohttpSession``, kopf's documented "custom HTTP sessions");
     kopf closes it when the credentials go (a 401) and calls the handler again. Every watch
     stream holds a connection for as long as it lasts: the limit leaves room for all of them
-    beside ``KOPF_REQUEST_CONNECTIONS`` requests, so a watch never waits for a patch to finish,
-    nor the other way round. Requests beyond the limit wait for a free connection.
+    beside ``KOPF_REQUEST_CONNECTIONS`` requests, so the watches can never take every connection
+    and starve the patches. Requests (or a reconnecting watch) beyond the limit wait for a free
+    connection, at most the length of one short request.
     """
     limit = KOPF_REQUEST_CONNECTIONS + WATCHES_PER_NAMESPACE * max(1, namespaces)
 
