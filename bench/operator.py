@@ -41,9 +41,11 @@ from typing import Any
 
 import aiohttp
 import psutil
+import yaml
 
 from bench.report import Figure, render, save
 
+CHART_VALUES = Path(__file__).resolve().parents[1] / "helm" / "ffmpeg-operator" / "values.yaml"
 KUBE_TESTS = Path(__file__).resolve().parents[1] / "tests" / "kube"
 if str(KUBE_TESTS) not in sys.path:
     sys.path.insert(0, str(KUBE_TESTS))
@@ -260,12 +262,21 @@ def operator_creation(
             f"(b) operator RSS, {count} processes",
             loaded_rss,
             "MiB",
-            target=256.0,
+            target=chart_memory_limit_mib(),
             reference="the chart's memory limit",
             note=f"{(loaded_rss - idle_rss) * 1024 / count:.1f} KiB per process",
         ),
     ]
     return figures, timings
+
+
+def chart_memory_limit_mib() -> float:
+    """The operator's memory limit in the chart's values (in Mi): the RSS target."""
+    values = yaml.safe_load(CHART_VALUES.read_text())
+    limit = str(values["operator"]["resources"]["limits"]["memory"])
+    if not limit.endswith("Mi"):
+        raise ValueError(f"the chart's operator memory limit is not in Mi: {limit}")
+    return float(limit[:-2])
 
 
 def _statuses(emulator: RunningEmulator) -> int:
@@ -302,7 +313,7 @@ def creation(directory: Path, plan: Plan) -> list[Figure]:
         f"(d) operator RSS, {plan.objects} processes + {plan.unrelated} unrelated Pods",
         busy["loaded_rss_mib"],
         "MiB",
-        target=256.0,
+        target=chart_memory_limit_mib(),
         reference=f"without the unrelated Pods {timings['loaded_rss_mib']:.1f} MiB (b)",
         note=f"ratio {busy['loaded_rss_mib'] / timings['loaded_rss_mib']:.2f}; idle "
         f"{busy['idle_rss_mib']:.1f} MiB with them",

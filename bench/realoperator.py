@@ -47,7 +47,7 @@ from typing import Any
 
 import psutil
 
-from bench.operator import IN_FLIGHT, _post_all, _spec
+from bench.operator import IN_FLIGHT, _post_all, _spec, chart_memory_limit_mib
 from bench.report import Figure, render, save
 from ffmpeg_operator.core.models import ProcessConfig
 from ffmpeg_operator.kube.names import GROUP, PROCESS_LABEL
@@ -400,7 +400,7 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> list[Figure]:
             f"(b) operator RSS, {count} processes, real apiserver",
             extra["loaded_rss_mib"],
             "MiB",
-            target=256.0,
+            target=chart_memory_limit_mib(),
             reference="the chart's memory limit",
             note=f"{(extra['loaded_rss_mib'] - extra['idle_rss_mib']) * 1024 / count:.1f} KiB "
             "per process",

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import aiohttp
 import kopf
 
 from ffmpeg_operator.core.redact import Redactor
@@ -16,7 +18,14 @@ from ffmpeg_operator.operator.cleanup import AsyncFilesystem, CleanupLoop, DiskV
 from ffmpeg_operator.operator.config import MEMFS_USER, OperatorConfig
 from ffmpeg_operator.operator.kubeclient import KubeClient
 
-__all__ = ["ActionCounters", "OperatorContext", "ProcessKey"]
+__all__ = [
+    "KOPF_REQUEST_CONNECTIONS",
+    "WATCHES_PER_NAMESPACE",
+    "ActionCounters",
+    "OperatorContext",
+    "ProcessKey",
+    "kopf_login",
+]
 
 ProcessKey = tuple[str, str]  # (namespace, name) of an FFmpegProcess
 
@@ -43,6 +52,52 @@ def login() -> kopf.ConnectionInfo:
     if info is None:
         raise RuntimeError("no Kubernetes credentials (neither in-cluster nor kubeconfig)")
     return info
+
+
+#: Connections kopf's session keeps for its short requests (patches, events, lists).
+KOPF_REQUEST_CONNECTIONS = 16
+#: Long-lived watch streams kopf holds per watched namespace (or once cluster-wide): the
+#: FFmpegProcesses, the run Pods, the peering, and the CRDs and namespaces it scans.
+WATCHES_PER_NAMESPACE = 5
+
+
+def kopf_login(namespaces: int) -> Callable[..., Awaitable[kopf.AiohttpSession | None]]:
+    """kopf's login handler: kopf's own credentials, in a session with a bounded pool.
+
+    kopf builds its session with ``TCPConnector(limit=0)``: a burst of a thousand objects opens
+    a connection per request in flight, ~160 TLS connections to the API server, each with its
+    128 KiB read buffer (20 MiB). kopf offers no setting for it, but a login handler may hand it
+    a session of its own (``kopf.AiohttpSession``, kopf's documented "custom HTTP sessions");
+    kopf closes it when the credentials go (a 401) and calls the handler again. Every watch
+    stream holds a connection for as long as it lasts: the limit leaves room for all of them
+    beside ``KOPF_REQUEST_CONNECTIONS`` requests, so the watches can never take every connection
+    and starve the patches. Requests (or a reconnecting watch) beyond the limit wait for a free
+    connection, at most the length of one short request.
+    """
+    limit = KOPF_REQUEST_CONNECTIONS + WATCHES_PER_NAMESPACE * max(1, namespaces)
+
+    async def login_with_bounded_pool(
+        *, logger: kopf.Logger, settings: kopf.OperatorSettings, **_: object
+    ) -> kopf.AiohttpSession | None:
+        info = kopf.login_via_client(logger=logger, settings=settings)
+        if info is None:
+            return None
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=limit, ssl=info.as_ssl_context()),
+            headers=info.as_http_headers(),
+            proxy=info.proxy_url,
+            trust_env=info.trust_env,
+        )
+        return kopf.AiohttpSession(
+            server=info.server,
+            default_namespace=info.default_namespace,
+            # Above kopf's plain login of the same credentials, should that be registered too.
+            priority=info.priority + 1,
+            expiration=info.expiration,
+            aiohttp_session=session,
+        )
+
+    return login_with_bounded_pool
 
 
 class OperatorContext:

@@ -30,7 +30,7 @@ from ffmpeg_operator.kube.reconcile import cleanup_rules
 from ffmpeg_operator.kube.runs import RunObservation, observe_run_pod
 from ffmpeg_operator.kube.spec import PLURAL, VERSION
 from ffmpeg_operator.operator.config import OperatorConfig
-from ffmpeg_operator.operator.context import OperatorContext
+from ffmpeg_operator.operator.context import OperatorContext, kopf_login
 from ffmpeg_operator.operator.controller import ProcessController
 
 __all__ = ["PURGE_FINALIZER", "build_registry"]
@@ -67,12 +67,16 @@ def _owner_uid(body: kopf.Body) -> str | None:
 
 
 def build_registry(
-    config: OperatorConfig,
+    config: OperatorConfig, *, watched_namespaces: int = 1
 ) -> tuple[kopf.OperatorRegistry, OperatorContext]:
-    """A registry with every handler of the operator, and the context they share."""
+    """A registry with every handler of the operator, and the context they share.
+
+    ``watched_namespaces``: how many namespaces kopf watches (1 cluster-wide); it sizes kopf's
+    connection pool (:func:`~ffmpeg_operator.operator.context.kopf_login`).
+    """
     registry = kopf.OperatorRegistry()
     context = OperatorContext(config)
-    kopf.on.login(registry=registry)(kopf.login_via_client)
+    kopf.on.login(registry=registry, id="login")(kopf_login(watched_namespaces))
 
     @kopf.on.startup(registry=registry, id="configure")
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

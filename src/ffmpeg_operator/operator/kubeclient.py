@@ -42,9 +42,13 @@ class KubeApiError(RuntimeError):
 
 
 class KubeClient:
-    """A small async client; ``login()`` gives the connection (called again after a 401)."""
+    """A small async client; ``login()`` gives the connection (called again after a 401).
 
-    def __init__(self, login: Login, *, connections: int = 64) -> None:
+    ``connections`` bounds the pool: each TLS connection to the API server keeps a 128 KiB read
+    buffer, and a thousand daemons creating their Pods at once would otherwise fill it all.
+    """
+
+    def __init__(self, login: Login, *, connections: int = 16) -> None:
         self._login = login
         self._connections = connections
         self._info: kopf.ConnectionInfo | None = None

@@ -72,7 +72,10 @@ def run_operator(options: OperatorOptions, env: Mapping[str, str] | None = None)
         raise ValueError("--namespace and --all-namespaces exclude each other")
     if not options.all_namespaces and not namespaces:
         raise ValueError(f"choose --namespace (or {ENV_PREFIX}NAMESPACE) or --all-namespaces")
-    registry, _context = build_registry(OperatorConfig.from_env(env))
+    registry, _context = build_registry(
+        OperatorConfig.from_env(env),
+        watched_namespaces=1 if options.all_namespaces else len(namespaces),
+    )
     kopf.configure(verbose=options.verbose)
     asyncio.run(_wait_for_crds(options))
     if not options.verbose:
