@@ -25,6 +25,7 @@ __all__ = [
     "OperatorContext",
     "ProcessKey",
     "kopf_login",
+    "kopf_pool_limit",
 ]
 
 ProcessKey = tuple[str, str]  # (namespace, name) of an FFmpegProcess
@@ -61,6 +62,12 @@ KOPF_REQUEST_CONNECTIONS = 16
 WATCHES_PER_NAMESPACE = 5
 
 
+def kopf_pool_limit(namespaces: int) -> int:
+    """The connections kopf's session may hold to the API server, watching ``namespaces``
+    namespaces (1 cluster-wide): its watch streams and ``KOPF_REQUEST_CONNECTIONS`` requests."""
+    return KOPF_REQUEST_CONNECTIONS + WATCHES_PER_NAMESPACE * max(1, namespaces)
+
+
 def kopf_login(namespaces: int) -> Callable[..., Awaitable[kopf.AiohttpSession | None]]:
     """kopf's login handler: kopf's own credentials, in a session with a bounded pool.
 
@@ -74,7 +81,7 @@ def kopf_login(namespaces: int) -> Callable[..., Awaitable[kopf.AiohttpSession |
     and starve the patches. Requests (or a reconnecting watch) beyond the limit wait for a free
     connection, at most the length of one short request.
     """
-    limit = KOPF_REQUEST_CONNECTIONS + WATCHES_PER_NAMESPACE * max(1, namespaces)
+    limit = kopf_pool_limit(namespaces)
 
     async def login_with_bounded_pool(
         *, logger: kopf.Logger, settings: kopf.OperatorSettings, **_: object

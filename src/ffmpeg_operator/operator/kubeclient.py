@@ -19,7 +19,7 @@ import kopf
 from ffmpeg_operator.kube.names import GROUP
 from ffmpeg_operator.kube.spec import PLURAL, VERSION
 
-__all__ = ["KubeApiError", "KubeClient"]
+__all__ = ["CONNECTIONS", "KubeApiError", "KubeClient"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ _NOT_FOUND = 404
 _CONFLICT = 409
 
 Login = Callable[[], kopf.ConnectionInfo]
+
+#: The default bound of the client's pool (see :class:`KubeClient`).
+CONNECTIONS = 16
 
 
 class KubeApiError(RuntimeError):
@@ -48,7 +51,7 @@ class KubeClient:
     buffer, and a thousand daemons creating their Pods at once would otherwise fill it all.
     """
 
-    def __init__(self, login: Login, *, connections: int = 16) -> None:
+    def __init__(self, login: Login, *, connections: int = CONNECTIONS) -> None:
         self._login = login
         self._connections = connections
         self._info: kopf.ConnectionInfo | None = None
