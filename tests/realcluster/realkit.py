@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ffmpeg_operator.core.models import ProcessConfig, ProcessConfigIO
+from ffmpeg_operator.kube.names import GROUP
+from ffmpeg_operator.kube.settings import ENV_PREFIX
+from ffmpeg_operator.kube.spec import cr_from_config
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
@@ -127,3 +134,50 @@ def _etcd_post(url: str, body: Obj) -> Obj:
     with urllib.request.urlopen(request, timeout=10) as response:
         answer: Obj = json.loads(response.read())
     return answer
+
+
+def unschedulable_process(process_id: str, namespace: str) -> Obj:
+    """An FFmpegProcess whose run Pod is created but never scheduled (no node has the label)."""
+    config = ProcessConfig(
+        id=process_id,
+        input=[ProcessConfigIO(id="in", address="testsrc2=size=64x48:rate=5",
+                               options=["-re", "-f", "lavfi"])],
+        output=[ProcessConfigIO(id="out", address="-", options=["-f", "null"])],
+    )  # fmt: skip
+    obj = cr_from_config(config, namespace, "running")
+    obj["spec"]["nodeSelector"] = {f"{GROUP}/test": "no-such-node"}
+    return obj
+
+
+@contextlib.contextmanager
+def local_operator(
+    kube: Kube, namespace: str, log: Path, *args: str, delete_timeout: int = 90
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``ffmpeg-operator operator`` on ``namespace`` (made here) as a local process with the
+    admin kubeconfig, its output in ``log``. Afterwards, also on failure: the namespace's
+    FFmpegProcesses deleted while the operator that put its finalizer on them still runs,
+    the operator stopped, the namespace deleted."""
+    kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}])
+    eventually(lambda: kube.get("serviceaccount", "default", namespace), 60, "default SA")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env.update(KUBECONFIG=str(kube.kubeconfig), **{f"{ENV_PREFIX}POD_NAME": namespace})
+    with log.open("wb") as output:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ffmpeg_operator", "operator", "--namespace", namespace,
+             *args],
+            env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        yield child
+    finally:
+        kube.run("delete", "ffp", "--all", "-n", namespace, "--wait=true",
+                 f"--timeout={delete_timeout}s", check=False,
+                 timeout=delete_timeout + 30)  # fmt: skip
+        child.terminate()
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        kube.run("delete", "namespace", namespace, "--wait=true", "--timeout=180s",
+                 check=False, timeout=210)  # fmt: skip

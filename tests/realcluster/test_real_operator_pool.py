@@ -11,9 +11,6 @@ the run Pods are created and stay Pending (no ffmpeg runs).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,12 +20,10 @@ from typing import Any
 
 import psutil
 import pytest
-from realkit import Kube, cluster, eventually
+from realkit import Kube, cluster, eventually, local_operator, unschedulable_process
 
-from ffmpeg_operator.core.models import ProcessConfig, ProcessConfigIO
 from ffmpeg_operator.kube.names import GROUP, PROCESS_LABEL
-from ffmpeg_operator.kube.settings import ENV_PREFIX
-from ffmpeg_operator.kube.spec import PLURAL, VERSION, cr_from_config
+from ffmpeg_operator.kube.spec import PLURAL, VERSION
 from ffmpeg_operator.operator.context import kopf_pool_limit
 from ffmpeg_operator.operator.kubeclient import CONNECTIONS
 
@@ -42,45 +37,11 @@ IN_FLIGHT = 16
 BOUND = kopf_pool_limit(1) + CONNECTIONS
 
 
-def _unschedulable(process_id: str) -> dict[str, Any]:
-    """An FFmpegProcess whose run Pod is created but never scheduled (no node has the label)."""
-    config = ProcessConfig(
-        id=process_id,
-        input=[ProcessConfigIO(id="in", address="testsrc2=size=64x48:rate=5",
-                               options=["-re", "-f", "lavfi"])],
-        output=[ProcessConfigIO(id="out", address="-", options=["-f", "null"])],
-    )  # fmt: skip
-    obj = cr_from_config(config, NAMESPACE, "running")
-    obj["spec"]["nodeSelector"] = {f"{GROUP}/test": "no-such-node"}
-    return obj
-
-
 @pytest.fixture
 def operator(kube: Kube, crd: None, tmp_path: Path) -> Iterator[psutil.Process]:
     """``ffmpeg-operator operator`` on the namespace as a local process; all gone after."""
-    kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}])
-    eventually(lambda: kube.get("serviceaccount", "default", NAMESPACE), 60, "default SA")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
-    env.update(KUBECONFIG=str(kube.kubeconfig), **{f"{ENV_PREFIX}POD_NAME": "rc-pool"})
-    with (tmp_path / "operator.log").open("wb") as output:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "ffmpeg_operator", "operator", "--namespace", NAMESPACE],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
+    with local_operator(kube, NAMESPACE, tmp_path / "operator.log", delete_timeout=240) as child:
         yield psutil.Process(child.pid)
-    finally:
-        # The objects first, while the operator that put its finalizer on them still runs.
-        kube.run("delete", "ffp", "--all", "-n", NAMESPACE, "--wait=true", "--timeout=240s",
-                 check=False, timeout=270)  # fmt: skip
-        child.terminate()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        kube.run("delete", "namespace", NAMESPACE, "--wait=true", "--timeout=180s",
-                 check=False, timeout=210)  # fmt: skip
 
 
 class ConnectionSampler:
@@ -142,10 +103,10 @@ def test_a_burst_of_creations_keeps_the_operators_connections_within_its_pools(
     kube: Kube, operator: psutil.Process
 ) -> None:
     # The operator watches: its first object's run Pod is there.
-    first = _unschedulable("rc-pool-first")
+    first = unschedulable_process("rc-pool-first", NAMESPACE)
     kube.apply([first])
     eventually(lambda: _run_pod_owners(kube), 90, "the first run Pod")
-    objects = [_unschedulable(f"rc-pool-{n:03d}") for n in range(BURST)]
+    objects = [unschedulable_process(f"rc-pool-{n:03d}", NAMESPACE) for n in range(BURST)]
 
     with ConnectionSampler(operator) as sampler:
         with ThreadPoolExecutor(IN_FLIGHT) as pool:

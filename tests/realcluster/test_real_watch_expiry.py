@@ -15,9 +15,6 @@ Restarting the apiserver ends every watch of the shared cluster: one restart, on
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,12 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from realkit import Kube, cluster, etcd_compact, eventually
+from realkit import Kube, cluster, etcd_compact, eventually, local_operator, unschedulable_process
 
-from ffmpeg_operator.core.models import ProcessConfig, ProcessConfigIO
 from ffmpeg_operator.kube.names import GROUP, PROCESS_LABEL
-from ffmpeg_operator.kube.settings import ENV_PREFIX
-from ffmpeg_operator.kube.spec import PLURAL, VERSION, cr_from_config
+from ffmpeg_operator.kube.spec import PLURAL, VERSION
 
 pytestmark = [pytest.mark.realcluster, pytest.mark.timeout(300)]
 
@@ -40,47 +35,12 @@ PROCESSES = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}/{PLURAL}"
 RESTARTED = f"Restarting the watch-stream for {PLURAL}.{VERSION}.{GROUP} in '{NAMESPACE}'"
 
 
-def _unschedulable(process_id: str) -> dict[str, Any]:
-    """An FFmpegProcess whose run Pod is created but never scheduled (no node has the label)."""
-    config = ProcessConfig(
-        id=process_id,
-        input=[ProcessConfigIO(id="in", address="testsrc2=size=64x48:rate=5",
-                               options=["-re", "-f", "lavfi"])],
-        output=[ProcessConfigIO(id="out", address="-", options=["-f", "null"])],
-    )  # fmt: skip
-    obj = cr_from_config(config, NAMESPACE, "running")
-    obj["spec"]["nodeSelector"] = {f"{GROUP}/test": "no-such-node"}
-    return obj
-
-
 @pytest.fixture
 def operator_log(kube: Kube, crd: None, tmp_path: Path) -> Iterator[Path]:
     """``ffmpeg-operator operator --verbose`` on the namespace, its log file; all gone after."""
-    kube.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}])
-    eventually(lambda: kube.get("serviceaccount", "default", NAMESPACE), 60, "default SA")
     log = tmp_path / "operator.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
-    env.update(KUBECONFIG=str(kube.kubeconfig), **{f"{ENV_PREFIX}POD_NAME": "rc-expiry"})
-    with log.open("wb") as output:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "ffmpeg_operator", "operator", "--namespace", NAMESPACE,
-             "--verbose"],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
+    with local_operator(kube, NAMESPACE, log, "--verbose"):
         yield log
-    finally:
-        # The objects first, while the operator that put its finalizer on them still runs.
-        kube.run("delete", "ffp", "--all", "-n", NAMESPACE, "--wait=true", "--timeout=90s",
-                 check=False, timeout=120)  # fmt: skip
-        child.terminate()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        kube.run("delete", "namespace", NAMESPACE, "--wait=true", "--timeout=120s",
-                 check=False, timeout=150)  # fmt: skip
 
 
 def _run_pods(kube: Kube, name: str) -> list[dict[str, Any]]:
@@ -100,7 +60,7 @@ def test_a_watch_from_a_compacted_version_is_410_and_the_operator_relists_and_go
     kube: Kube, operator_log: Path
 ) -> None:
     lay = cluster.layout()
-    before = _unschedulable("rc-expiry-before")
+    before = unschedulable_process("rc-expiry-before", NAMESPACE)
     kube.apply([before])
     before_name = before["metadata"]["name"]
     eventually(lambda: _run_pods(kube, before_name), 60, "the first run Pod")
@@ -124,7 +84,7 @@ def test_a_watch_from_a_compacted_version_is_410_and_the_operator_relists_and_go
     # kopf resumed from its own (now expired) resourceVersion, was answered 410, listed anew.
     eventually(lambda: RESTARTED in operator_log.read_text(), 120,
                f"'{RESTARTED}' in the operator's log")  # fmt: skip
-    after = _unschedulable("rc-expiry-after")
+    after = unschedulable_process("rc-expiry-after", NAMESPACE)
     kube.apply([after])
     after_name = after["metadata"]["name"]
     eventually(lambda: _run_pods(kube, after_name), 120, "the run Pod of the object made after")
