@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import json
 import math
-import signal
 import ssl
 import subprocess
 import sys
@@ -44,6 +43,7 @@ import psutil
 import yaml
 
 from bench.report import Figure, render, save
+from bench.server import stop
 
 CHART_VALUES = Path(__file__).resolve().parents[1] / "helm" / "ffmpeg-operator" / "values.yaml"
 KUBE_TESTS = Path(__file__).resolve().parents[1] / "tests" / "kube"
@@ -182,12 +182,7 @@ def operator_process(
             raise RuntimeError(f"the operator exited: {log.read_text()[-2000:]}")
         yield psutil.Process(child.pid)
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child)
 
 
 # --------------------------------------------------------------------------- (a), (b)

@@ -68,7 +68,7 @@ def _helm(lay: cluster.Layout, *args: str) -> None:
         raise RuntimeError(f"helm {args[0]} failed: {done.stderr.strip()}")
 
 
-def _kubectl(lay: cluster.Layout, *args: str, timeout: float = 300) -> None:
+def kubectl(lay: cluster.Layout, *args: str, timeout: float = 300) -> None:
     kubectl = ROOT / ".venv" / "bin" / "kubectl"
     subprocess.run(
         [str(kubectl), "--kubeconfig", str(lay.kubeconfig), "--context", cluster.CONTEXT, *args],
@@ -93,7 +93,7 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> list[Figure]:
     lay = cluster.layout()
     if not cluster.apiserver_ready(lay):
         raise SystemExit("the local cluster is not up: make cluster-up cluster-images")
-    _kubectl(lay, "apply", "--server-side", "--force-conflicts",
+    kubectl(lay, "apply", "--server-side", "--force-conflicts",
              "-f", str(ROOT / "crds" / "ffmpegprocesses.yaml"))  # fmt: skip
     cluster.refill_volumes(lay)
     progress("installing the chart in namespace default ...")
@@ -142,7 +142,7 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> list[Figure]:
                 server.stop()
     finally:
         progress("deleting the processes and the release ...")
-        _kubectl(lay, "delete", "ffp", "--all", "-n", NAMESPACE, "--timeout=300s", timeout=320)
+        kubectl(lay, "delete", "ffp", "--all", "-n", NAMESPACE, "--timeout=300s", timeout=320)
         _helm(lay, "uninstall", RELEASE, "--namespace", NAMESPACE, "--wait")
     return figures
 

@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,9 @@ from typing import Any
 import psutil
 
 from bench.operator import IN_FLIGHT, _post_all, _spec, chart_memory_limit_mib
+from bench.realcluster import kubectl
 from bench.report import Figure, render, save
+from bench.server import stop
 from ffmpeg_operator.core.models import ProcessConfig
 from ffmpeg_operator.kube.names import GROUP, PROCESS_LABEL
 from ffmpeg_operator.kube.pod import build_run_pod
@@ -219,8 +220,8 @@ def _remove_namespace(lay: cluster.Layout, name: str) -> None:
         return
     for obj in _items(lay, _processes_path(name)):
         if obj["metadata"].get("finalizers"):
-            _kubectl(lay, "patch", "ffp", obj["metadata"]["name"], "-n", name,
-                     "--type=merge", "-p", '{"metadata":{"finalizers":null}}')  # fmt: skip
+            kubectl(lay, "patch", "ffp", obj["metadata"]["name"], "-n", name, "--type=merge",
+                    "-p", '{"metadata":{"finalizers":null}}', timeout=60)  # fmt: skip
     cluster.api(lay, "DELETE", f"/api/v1/namespaces/{name}")
     _wait(
         lambda: cluster.api(lay, "GET", f"/api/v1/namespaces/{name}")[0] == 404,
@@ -230,19 +231,11 @@ def _remove_namespace(lay: cluster.Layout, name: str) -> None:
     )
 
 
-def _kubectl(lay: cluster.Layout, *args: str, timeout: float = 60) -> None:
-    kubectl = ROOT / ".venv" / "bin" / "kubectl"
-    subprocess.run(
-        [str(kubectl), "--kubeconfig", str(lay.kubeconfig), "--context", cluster.CONTEXT, *args],
-        check=False, capture_output=True, timeout=timeout,
-    )  # fmt: skip
-
-
 def _delete_processes(lay: cluster.Layout, name: str) -> float:
     """Delete every FFmpegProcess; seconds until the last is gone (its finalizer done)."""
     started = time.perf_counter()
     # kubectl: the apiserver answers a collection DELETE only once it marked every object.
-    _kubectl(lay, "delete", "ffp", "--all", "-n", name, "--wait=false", timeout=600)
+    kubectl(lay, "delete", "ffp", "--all", "-n", name, "--wait=false", timeout=600)
     _wait(lambda: not _items(lay, _processes_path(name), limit=1), 600, "the objects to go")
     return time.perf_counter() - started
 
@@ -261,12 +254,7 @@ def local_operator(
             raise RuntimeError(f"{command[2]} exited: {log.read_text()[-2000:]}")
         yield psutil.Process(child.pid)
     finally:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop(child)
 
 
 def _post(lay: cluster.Layout, path: str, bodies: Sequence[dict[str, Any]]) -> float:
@@ -339,8 +327,8 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> list[Figure]:
     lay = cluster.layout()
     if not cluster.apiserver_ready(lay):
         raise SystemExit("the local cluster is not up: make cluster-up")
-    _kubectl(lay, "apply", "--server-side", "--force-conflicts",
-             "-f", str(ROOT / "crds" / "ffmpegprocesses.yaml"))  # fmt: skip
+    kubectl(lay, "apply", "--server-side", "--force-conflicts",
+            "-f", str(ROOT / "crds" / "ffmpegprocesses.yaml"), timeout=60)  # fmt: skip
     count = plan.objects
     with tempfile.TemporaryDirectory(prefix="bench-realoperator-") as temporary:
         logs = Path(temporary)

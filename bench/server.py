@@ -66,6 +66,16 @@ def running(
         shutil.rmtree(root, ignore_errors=True)
 
 
+def stop(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM ``child``, as Kubernetes stops a Pod; SIGKILL when it has not exited in time."""
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 def stop_tree(child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     """SIGTERM ``child`` (started with ``start_new_session``) and its process group, wait, then
     SIGKILL whatever of the group and of its descendants is left.
