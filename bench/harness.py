@@ -21,7 +21,8 @@ import os
 import socket
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -148,8 +149,45 @@ class Target:
                     return int(line.split()[1]) / 1024
         raise RuntimeError(f"no VmRSS for {self.pid}")
 
+    def threads(self) -> list[int]:
+        return [int(tid) for tid in os.listdir(f"/proc/{self.pid}/task")]
+
     def close(self) -> None:
         self.client.close()
+
+
+#: Where the harness and the server run for a single-read figure: (harness CPU, server CPU).
+#: Left to the scheduler, a single read lands on one CPU or on two from run to run, and the
+#: second mode costs two cross-CPU wake-ups (~25 µs each on this VM): the figure then flips
+#: between ~0.045 and ~0.09 ms for the same server. Pinned, each figure has one mode.
+Placement = tuple[int, int]
+
+
+def placements() -> dict[str, Placement]:
+    cpus = sorted(os.sched_getaffinity(0))
+    named = {"same CPU": (cpus[0], cpus[0])}
+    if len(cpus) > 1:
+        named["other CPU"] = (cpus[0], cpus[1])
+    return named
+
+
+@contextmanager
+def placed(targets: list[Target], placement: Placement) -> Iterator[None]:
+    """Pin the harness and every thread of each server (Go's too) for the block; restore after."""
+    harness_cpu, server_cpu = placement
+    own = os.sched_getaffinity(0)
+    masks = {tid: os.sched_getaffinity(tid) for target in targets for tid in target.threads()}
+    os.sched_setaffinity(0, {harness_cpu})
+    for tid in masks:
+        os.sched_setaffinity(tid, {server_cpu})
+    time.sleep(0.05)  # let the migrations settle before the first timed request
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, own)
+        for tid, mask in masks.items():
+            with suppress(ProcessLookupError):  # a thread that ended meanwhile
+                os.sched_setaffinity(tid, mask)
 
 
 def process_config(
@@ -251,12 +289,15 @@ def mutations(targets: list[Target], plan: Plan, registered: int) -> Results:
         for _ in range(20):  # warm-up of the read path
             target.client.ok("GET", process_path(names[0]))
     reads = plan.reads // len(names) or 1
-    each(
-        "GET one",
-        lambda t, _, name: statistics.median(
-            t.client.timed("GET", process_path(name)) for _ in range(reads)
-        ),
-    )
+
+    def read_one(target: Target, _: int, name: str) -> float:
+        return statistics.median(
+            target.client.timed("GET", process_path(name)) for _ in range(reads)
+        )
+
+    for where, placement in placements().items():
+        with placed(targets, placement):
+            each(f"GET one ({where})", read_one)
     each(
         "PUT",
         lambda t, index, name: t.client.timed(

@@ -108,7 +108,7 @@ def measure(
 def _value(name: str, samples: list[float]) -> tuple[float, str]:
     if name.startswith("RSS"):
         return samples[0], "MiB"
-    if "CPU" in name:
+    if name.startswith("server CPU"):
         return samples[0], "% core"
     return harness.median_ms(samples), "ms"
 
