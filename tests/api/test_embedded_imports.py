@@ -34,9 +34,8 @@ LAZY_PROBE = """
 import json, sys
 from pathlib import Path
 from starlette.testclient import TestClient
-from ffmpeg_operator.cli import _without_pydantic_v1
+from ffmpeg_operator.cli import app as cli
 from ffmpeg_operator.api.server import ServeOptions, build_local_app
-_without_pydantic_v1()  # what `serve` does before it builds the app
 app, _engine = build_local_app(ServeOptions(data_dir=Path(sys.argv[1])))
 lazy = ("prometheus_client", "jwt", "pydantic.v1", "psutil")
 with TestClient(app) as client:

@@ -211,7 +211,7 @@ def openapi_document(title: str, version: str, routes: list[BaseRoute]) -> dict[
 
 DOCUMENT_URL = "/api/swagger/doc.json"
 UI_URL = "/api/swagger/index.html"
-#: Swagger UI from the jsDelivr CDN, the release line FastAPI's page used.
+#: Swagger UI from the jsDelivr CDN (the release line FastAPI's page used before).
 _SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
 
 
