@@ -82,7 +82,6 @@ class _ApiApp(Starlette):
         await super().__call__(scope, receive, send)
 
 
-@dataclass(frozen=True)
 class _NotReadyMiddleware:
     """Answers every ``/api/v3`` call with 503 and the reason while ``ready()`` names one."""
 
