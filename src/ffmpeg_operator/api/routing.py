@@ -17,19 +17,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, compile_path
 
-Endpoint = Callable[..., Awaitable[Response | None]]
+Endpoint = Callable[..., Awaitable[Response]]
 
 
-def _handler(endpoint: Endpoint, path_names: Iterable[str]) -> Callable[[Request], Awaitable[Any]]:
-    names = tuple(path_names)
+def _handler(endpoint: Endpoint, path_names: Iterable[str]) -> Endpoint:
     parameters = inspect.signature(endpoint).parameters
+    names = tuple(name for name in path_names if name in parameters)
     unknown = [n for n in parameters if n != "request" and n not in names]
     if unknown:
         # Query parameters and bodies are read from the request, never bound by the router.
         raise TypeError(f"{endpoint.__name__}: {unknown} are not path parameters")
     wants_request = "request" in parameters
 
-    async def handle(request: Request) -> Any:
+    async def handle(request: Request) -> Response:
         arguments: dict[str, Any] = {name: request.path_params[name] for name in names}
         if wants_request:
             arguments["request"] = request

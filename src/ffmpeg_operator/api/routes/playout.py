@@ -7,6 +7,8 @@ it finds no playout (spec §3): "Unknown process or input" with Core's restream 
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.errors import ApiError
 from ffmpeg_operator.api.paths import path_param
@@ -31,7 +33,7 @@ PLAYOUT_FILE_ROUTES = (
 def playout_router(backend: ProcessBackend) -> Routes:
     router = Routes()
 
-    async def no_playout(pid: str, inputid: str) -> None:
+    async def no_playout(pid: str, inputid: str) -> NoReturn:
         pid, inputid = path_param(pid), path_param(inputid)
         try:
             await backend.get_config(pid)
@@ -43,7 +45,7 @@ def playout_router(backend: ProcessBackend) -> Routes:
             f"no playout for input ID '{inputid}' and process '{pid}'",
         )
 
-    async def no_playout_file(pid: str, inputid: str, name: str) -> None:
+    async def no_playout_file(pid: str, inputid: str, name: str) -> NoReturn:
         await no_playout(pid, inputid)
 
     for method, suffix in PLAYOUT_ROUTES:
