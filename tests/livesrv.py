@@ -69,6 +69,9 @@ class LiveServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        # The callers register stop() only once start() returned: a server that never answered
+        # must not outlive the failed start (it did, on a session fixture, until killed by hand).
+        self.stop(kill=True)
         raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log()}")
 
     def stop(self, kill: bool = False, timeout: float = 30.0) -> None:

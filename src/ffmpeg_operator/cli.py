@@ -34,19 +34,6 @@ def _split(values: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in values.split(",") if part.strip())
 
 
-def _without_pydantic_v1() -> None:
-    """Keep ``pydantic.v1`` out of the server process.
-
-    FastAPI imports it when a route is added, only to reject routes typed with pydantic v1
-    models (none here): 1.3 MiB resident for a check that cannot fail. Marked absent, the
-    import fails and FastAPI's check answers "not v1" (it expects that ImportError). Done at
-    the process's entry point, not in the app factory: other code in a test process may use it.
-    """
-    import sys
-
-    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
-
-
 def _log_to_stderr() -> None:
     """The server's own records (INFO and up) on stderr, the container's log.
 
@@ -211,7 +198,6 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
     if ui_dir is not None and not ui_dir.is_dir():
         raise typer.BadParameter(f"{ui_dir} is not a directory", param_hint="--ui-dir")
     _log_to_stderr()
-    _without_pydantic_v1()
     if backend is Backend.kubernetes:
         app_ = build_kubernetes_app(options)
     else:

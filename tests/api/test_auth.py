@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from fastapi import FastAPI, Request
+from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from ffmpeg_operator.api.auth import (
@@ -22,6 +23,7 @@ from ffmpeg_operator.api.auth import (
 )
 from ffmpeg_operator.api.errors import install_error_handlers
 from ffmpeg_operator.api.memfs import memfs_router
+from ffmpeg_operator.api.routing import Routes, include
 from ffmpeg_operator.api.wire import json_response
 from ffmpeg_operator.runtime.memfs import MemFS
 
@@ -47,30 +49,32 @@ def _settings(**changes: Any) -> AuthSettings:
     return AuthSettings(**values)
 
 
-def _app(settings: AuthSettings) -> FastAPI:
-    app = FastAPI()
+def _app(settings: AuthSettings) -> Starlette:
+    app = Starlette()
     install_error_handlers(app)
     install_auth(app, settings)
-    app.include_router(memfs_router(MemFS(), "memfs", "pw"))
+    include(app, memfs_router(MemFS(), "memfs", "pw"))
+    routes = Routes()
 
-    @app.get("/api")
+    @routes.get("/api")
     async def about(request: Request) -> Response:
         if is_authorized(request):
             return json_response(FULL_ABOUT)
         return json_response(minimal_about(settings))
 
-    @app.get("/ping")
+    @routes.get("/ping")
     async def ping() -> Response:
         return PlainTextResponse("pong")
 
-    @app.get("/api/v3/process")
+    @routes.get("/api/v3/process")
     async def processes() -> Response:
         return json_response([])
 
-    @app.get("/api/v3/widget/process/{pid}")
+    @routes.get("/api/v3/widget/process/{pid}")
     async def widget(pid: str) -> Response:
         return json_response({"id": pid})
 
+    include(app, routes)
     return app
 
 
@@ -133,11 +137,14 @@ def test_auths_lists_localjwt_only_when_enabled(enable: bool, expected: list[str
 
 
 async def test_is_authorized_without_install_auth_is_true() -> None:
-    app = FastAPI()
+    app = Starlette()
+    routes = Routes()
 
-    @app.get("/api")
-    async def about(request: Request) -> bool:
-        return is_authorized(request)
+    @routes.get("/api")
+    async def about(request: Request) -> Response:
+        return json_response(is_authorized(request))
+
+    include(app, routes)
 
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:

@@ -33,10 +33,9 @@ def test_building_the_embedded_server_imports_no_kubernetes_library(tmp_path: Pa
 LAZY_PROBE = """
 import json, sys
 from pathlib import Path
-from fastapi.testclient import TestClient
-from ffmpeg_operator.cli import _without_pydantic_v1
+from starlette.testclient import TestClient
+from ffmpeg_operator.cli import app as cli
 from ffmpeg_operator.api.server import ServeOptions, build_local_app
-_without_pydantic_v1()  # what `serve` does before it builds the app
 app, _engine = build_local_app(ServeOptions(data_dir=Path(sys.argv[1])))
 lazy = ("prometheus_client", "jwt", "pydantic.v1", "psutil")
 with TestClient(app) as client:
@@ -63,3 +62,32 @@ def test_metrics_jwt_and_psutil_load_only_when_used_and_pydantic_v1_never(
     assert status == 200
     assert content_type.startswith("text/plain")
     assert after == ["prometheus_client"]
+
+
+SERVED_PROBE = """
+import json, sys
+from pathlib import Path
+from starlette.testclient import TestClient
+from ffmpeg_operator.cli import app
+from ffmpeg_operator.api.server import ServeOptions, build_local_app
+served, _engine = build_local_app(ServeOptions(data_dir=Path(sys.argv[1])))
+with TestClient(served) as client:
+    statuses = [
+        client.get(path).status_code
+        for path in ("/api/v3/process", "/api/swagger/doc.json", "/api/swagger/index.html")
+    ]
+print(json.dumps([statuses, sorted(m for m in sys.modules if m.split(".")[0] == "fastapi")]))
+"""
+
+
+def test_serving_the_api_and_its_openapi_document_never_imports_fastapi(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SERVED_PROBE, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    statuses, fastapi_modules = json.loads(result.stdout.strip().splitlines()[-1])
+    assert statuses == [200, 200, 200]
+    assert fastapi_modules == []

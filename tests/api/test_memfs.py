@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from ffmpeg_operator.api.errors import install_error_handlers
 from ffmpeg_operator.api.memfs import content_type_for, memfs_router
+from ffmpeg_operator.api.routing import include
 from ffmpeg_operator.runtime.memfs import MemFS
 
 AUTH = ("admin", "secret-pw")
@@ -22,9 +23,9 @@ def store() -> MemFS:
 
 @pytest.fixture
 async def client(store: MemFS) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
+    app = Starlette()
     install_error_handlers(app)
-    app.include_router(memfs_router(store, *AUTH))
+    include(app, memfs_router(store, *AUTH))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://core") as client:
         yield client

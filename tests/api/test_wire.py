@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ffmpeg_operator.api.errors import install_error_handlers
+from ffmpeg_operator.api.routing import Routes, include
 from ffmpeg_operator.api.wire import dumps, install_gzip, json_response, read_json_body
 from ffmpeg_operator.core.models import ProcessState, ProgressIO
 from ffmpeg_operator.core.numbers import FormattedNumber
@@ -52,24 +54,26 @@ def test_json_response_has_status_and_media_type() -> None:
     assert response.media_type == "application/json"
 
 
-def _gzip_app() -> FastAPI:
-    app = FastAPI()
+def _gzip_app() -> Starlette:
+    app = Starlette()
     install_error_handlers(app)
     install_gzip(app)
+    routes = Routes()
 
-    @app.get("/api/v3/sized/{size}")
+    @routes.get("/api/v3/sized/{size:int}")
     async def sized(size: int) -> Response:
         # A JSON string of `size` bytes in total: two quotes around the payload.
         return json_response("x" * (size - 2))
 
-    @app.get("/memfs/sized/{size}")
+    @routes.get("/memfs/sized/{size:int}")
     async def outside(size: int) -> Response:
         return json_response("x" * (size - 2))
 
-    @app.post("/api/v3/echo")
+    @routes.post("/api/v3/echo")
     async def echo(request: Request) -> Response:
         return Response(await read_json_body(request), media_type="application/json")
 
+    include(app, routes)
     return app
 
 

@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from ffmpeg_operator.agent.fifo import FifoReader
 from ffmpeg_operator.agent.metrics import render_agent_metrics
@@ -24,23 +27,26 @@ from ffmpeg_operator.agent.run_agent import RunAgent
 log = logging.getLogger(__name__)
 
 
-def create_agent_app(agent: RunAgent) -> FastAPI:
+def create_agent_app(agent: RunAgent) -> Starlette:
     """The three read-only routes; nothing here changes the run."""
-    app = FastAPI(title="ffmpeg-operator agent", docs_url=None, redoc_url=None, openapi_url=None)
 
-    @app.get("/state")
-    def state() -> dict[str, Any]:
-        return agent.state_document()
+    # Plain functions: Starlette runs them in its thread pool, off the supervising loop.
+    def state(_: Request) -> Response:
+        return JSONResponse(agent.state_document())
 
-    @app.get("/metrics")
-    def metrics() -> Response:
+    def metrics(_: Request) -> Response:
         return Response(render_agent_metrics(agent), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "exec": agent.exec_state}
+    def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "exec": agent.exec_state})
 
-    return app
+    return Starlette(
+        routes=[
+            Route("/state", state, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ]
+    )
 
 
 class _AgentHTTPServer(uvicorn.Server):

@@ -1,1 +1,1 @@
-"""The datarhei v3 HTTP API (FastAPI), over a local or a Kubernetes backend."""
+"""The datarhei v3 HTTP API (Starlette), over a local or a Kubernetes backend."""

@@ -1,4 +1,4 @@
-"""The FastAPI application: datarhei's v3 process API over a backend (spec §1, §3, §10, §11).
+"""The Starlette application: datarhei's v3 process API over a backend (spec §1, §3, §10, §11).
 
 The same app serves the embedded engine and the Kubernetes backend; only the
 :class:`~ffmpeg_operator.api.backend.ProcessBackend` differs.
@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import PlainTextResponse
-from starlette.types import Receive, Scope, Send
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ffmpeg_operator import __version__
 from ffmpeg_operator.api.auth import AuthSettings, auths, install_auth, is_authorized, minimal_about
@@ -31,7 +32,7 @@ from ffmpeg_operator.api.logbuffer import LogBuffer, attach
 from ffmpeg_operator.api.memfs import memfs_router
 from ffmpeg_operator.api.memfs_progress import memfs_overlay
 from ffmpeg_operator.api.metrics import render_metrics
-from ffmpeg_operator.api.openapi import describe_bodies
+from ffmpeg_operator.api.openapi import install_docs
 from ffmpeg_operator.api.paths import RawPathMiddleware
 from ffmpeg_operator.api.resources import ResourceMetrics
 from ffmpeg_operator.api.routes.config import config_router
@@ -40,6 +41,7 @@ from ffmpeg_operator.api.routes.playout import playout_router
 from ffmpeg_operator.api.routes.process import process_router
 from ffmpeg_operator.api.routes.system import system_router
 from ffmpeg_operator.api.routes.ui import ui_router
+from ffmpeg_operator.api.routing import Routes, include
 from ffmpeg_operator.api.sessions import SessionMiddleware, SessionRegistry
 from ffmpeg_operator.api.wire import install_gzip, json_response
 from ffmpeg_operator.core.memfs_traffic import MemfsTraffic
@@ -58,12 +60,19 @@ class ServerInfo:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-class _ApiApp(FastAPI):
-    """FastAPI with the single-process read and the process mutations answered ahead of it
+class _ApiApp(Starlette):
+    """Starlette with the single-process read and the process mutations answered ahead of it
     (``api/fastread.py``, ``api/fastwrite.py``)."""
 
     fast_reads: FastReads | None = None
     fast_writes: FastWrites | None = None
+
+    def __init__(
+        self, lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None
+    ) -> None:
+        super().__init__(lifespan=lifespan)
+        # Echo never redirects: "/api/v3/metadata/" is a plain 404, not a 307 to the list.
+        self.router.redirect_slashes = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.fast_reads is not None and await self.fast_reads.handle(scope, send):
@@ -71,6 +80,23 @@ class _ApiApp(FastAPI):
         if self.fast_writes is not None and await self.fast_writes.handle(scope, receive, send):
             return
         await super().__call__(scope, receive, send)
+
+
+class _NotReadyMiddleware:
+    """Answers every ``/api/v3`` call with 503 and the reason while ``ready()`` names one."""
+
+    def __init__(self, app: ASGIApp, ready: Callable[[], str | None]) -> None:
+        self.app = app
+        self.ready = ready
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/v3/"):
+            waiting = self.ready()
+            if waiting is not None:
+                error = ApiError(503, "Service Unavailable", waiting)
+                await error_response(Request(scope), error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 @dataclass(frozen=True)
@@ -104,11 +130,11 @@ def create_app(
     memfs: MemfsService | None = None,
     info: ServerInfo | None = None,
     restarts: Callable[[], dict[str, int]] | None = None,
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
     services: CoreServices | None = None,
     ready: Callable[[], str | None] | None = None,
     unhealthy: Callable[[], str | None] | None = None,
-) -> FastAPI:
+) -> Starlette:
     """``ready()`` says why the backend cannot serve yet (None: it can): ``/ready`` answers 503
     then (a readiness probe), and so does every ``/api/v3`` call, with the reason.
 
@@ -118,16 +144,8 @@ def create_app(
     auth = auth or AuthSettings()
     info = info or ServerInfo()
     started = time.time()
-    app = _ApiApp(
-        title="ffmpeg-operator: datarhei Core v3 process API",
-        version=__version__,
-        lifespan=lifespan,
-        docs_url="/api/swagger/index.html",
-        openapi_url="/api/swagger/doc.json",
-        redoc_url=None,
-        # Echo never redirects: "/api/v3/metadata/" is a plain 404, not a 307 to the list.
-        redirect_slashes=False,
-    )
+    app = _ApiApp(lifespan)
+    install_docs(app, "ffmpeg-operator: datarhei Core v3 process API", __version__)
     install_error_handlers(app)
     install_gzip(app)
     authenticator = install_auth(app, auth)
@@ -148,11 +166,13 @@ def create_app(
         configured = services.config.facts.settings.name if services is not None else ""
         return configured or info.name
 
-    @app.get("/ping", response_class=PlainTextResponse)
-    async def ping() -> str:
-        return "pong"
+    routes = Routes()
 
-    @app.get("/ready", response_class=PlainTextResponse)
+    @routes.get("/ping")
+    async def ping() -> Response:
+        return PlainTextResponse("pong")
+
+    @routes.get("/ready")
     async def readiness() -> Response:
         waiting = ready() if ready is not None else None
         if waiting is None and unhealthy is not None:
@@ -162,16 +182,9 @@ def create_app(
         return PlainTextResponse("ready")
 
     if ready is not None:
+        app.add_middleware(_NotReadyMiddleware, ready=ready)
 
-        @app.middleware("http")
-        async def not_ready_yet(request: Request, call_next: Any) -> Response:
-            waiting = ready()
-            if waiting is not None and request.url.path.startswith("/api/v3/"):
-                return error_response(request, ApiError(503, "Service Unavailable", waiting))
-            response: Response = await call_next(request)
-            return response
-
-    @app.get("/api")
+    @routes.get("/api")
     async def about(request: Request) -> Response:
         current = authenticator.settings
         if not is_authorized(request):
@@ -195,15 +208,15 @@ def create_app(
             }
         )
 
-    @app.get("/api/v3/skills")
+    @routes.get("/api/v3/skills")
     async def skills() -> Response:
         return json_response(await backend.skills())
 
-    @app.get("/api/v3/skills/reload")
+    @routes.get("/api/v3/skills/reload")
     async def skills_reload() -> Response:
         return json_response(await backend.skills(reload=True))
 
-    @app.get("/metrics")
+    @routes.get("/metrics")
     async def metrics() -> Response:
         ids = [pid for pid, _ in await backend.list_references()]
         processes = await backend.get_processes(ids, frozenset({"state"}))
@@ -213,24 +226,23 @@ def create_app(
 
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
+    include(app, routes)
     overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
-    app.include_router(process_router(backend, overlay))
+    include(app, process_router(backend, overlay))
     gate = FastGate(authenticator, cors=services is not None, ready=ready)
     app.fast_reads = FastReads(backend, gate, overlay=overlay)
     app.fast_writes = FastWrites(backend, gate)
-    app.include_router(playout_router(backend))
+    include(app, playout_router(backend))
     if memfs is not None:
-        app.include_router(
-            memfs_router(memfs.store, memfs.username, memfs.password, on_write=memfs.traffic.record)
-        )
+        on_write = memfs.traffic.record
+        include(app, memfs_router(memfs.store, memfs.username, memfs.password, on_write=on_write))
     if services is not None:
         _include_services(app, backend, services, started)
-    describe_bodies(app)
     return app
 
 
 def _include_services(
-    app: FastAPI, backend: ProcessBackend, services: CoreServices, started: float
+    app: Starlette, backend: ProcessBackend, services: CoreServices, started: float
 ) -> None:
     log = LogBuffer()
     attach(log)
@@ -239,18 +251,18 @@ def _include_services(
         services.sessions,
         started,
     )
-    app.include_router(config_router(services.config))
-    app.include_router(fs_router(services.stores))
-    app.include_router(system_router(backend, services.sessions, resources, log))
+    include(app, config_router(services.config))
+    include(app, fs_router(services.stores))
+    include(app, system_router(backend, services.sessions, resources, log))
     if services.ui_dir is not None:
-        app.include_router(ui_router(services.ui_dir))
+        include(app, ui_router(services.ui_dir))
     disk = services.stores.get("disk")
     if disk is not None:
         # Last: every GET no other route takes is a file of the disk store, as Core's "/".
-        app.include_router(root_router(disk))
+        include(app, root_router(disk))
 
 
-async def _no_lifespan(app: FastAPI) -> AsyncIterator[None]:  # pragma: no cover - typing aid
+async def _no_lifespan(app: Starlette) -> AsyncIterator[None]:  # pragma: no cover - typing aid
     yield
 
 

@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request
+from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ffmpeg_operator.api.errors import ApiError, error_response
+from ffmpeg_operator.api.routing import Routes, include
 from ffmpeg_operator.api.wire import json_response, read_json_body
 
 ISSUER = "datarhei-core"
@@ -231,9 +233,9 @@ def _login_fields(body: bytes) -> tuple[str, str] | None:
     return fields["username"], fields["password"]
 
 
-def login_router(authenticator: Authenticator) -> APIRouter:
+def login_router(authenticator: Authenticator) -> Routes:
     """``POST /api/login`` and ``GET /api/login/refresh``."""
-    router = APIRouter()
+    router = Routes()
 
     def require_enabled() -> None:
         # Core routes the login endpoints only while auth is on; elsewhere Echo answers 404.
@@ -280,7 +282,7 @@ def login_router(authenticator: Authenticator) -> APIRouter:
     return router
 
 
-def install_auth(app: FastAPI, settings: AuthSettings) -> Authenticator:
+def install_auth(app: Starlette, settings: AuthSettings) -> Authenticator:
     """Protect ``/api/v3`` of ``app`` and route the login endpoints while auth is enabled.
 
     Call it while building the app (middleware cannot be added to a running app); both check
@@ -290,5 +292,5 @@ def install_auth(app: FastAPI, settings: AuthSettings) -> Authenticator:
     authenticator = Authenticator(settings)
     app.state.authenticator = authenticator
     app.add_middleware(AccessTokenMiddleware, authenticator=authenticator)
-    app.include_router(login_router(authenticator))
+    include(app, login_router(authenticator))
     return authenticator

@@ -1,9 +1,9 @@
 """datarhei's error body for every non-2xx response of the API (spec §1.1).
 
 Handlers raise :class:`ApiError`; :func:`install_error_handlers` turns it, the router's own
-404/405, FastAPI's request validation errors and unexpected exceptions into
+404/405 and unexpected exceptions into
 ``{"code": <status>, "message": <text>, "details": [<text>...]}``. No request may ever see
-FastAPI's default ``{"detail": ...}`` or 422 shapes.
+Starlette's default plain-text error answers.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import logging
 from collections.abc import Mapping
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 
 log = logging.getLogger(__name__)
@@ -87,25 +87,13 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(request, error)
 
 
-async def _on_validation_error(request: Request, exc: Exception) -> Response:
-    # Bodies are bound by our own decoder; should a FastAPI-bound parameter fail anyway, answer
-    # like Core's binder does instead of FastAPI's 422.
-    assert isinstance(exc, RequestValidationError)
-    details = [
-        ".".join(str(part) for part in error.get("loc", ())) + ": " + str(error.get("msg", ""))
-        for error in exc.errors()
-    ]
-    return error_response(request, ApiError(400, "Invalid JSON", details))
-
-
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request, ApiError(500, "", "Internal Server Error"))
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: Starlette) -> None:
     """Make every error of ``app`` answer with datarhei's error body."""
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
-    app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -1,10 +1,11 @@
 """``GET /api/v3/process/{id}`` answered ahead of the framework.
 
 The single read is the API's most frequent request (UIs poll it) and its own work is a dict
-lookup and a cached JSON fragment; FastAPI's middleware stack, routing, request object and
-dependency solving cost several times that (bench/README.md). :class:`FastReads` answers it
-from the raw ASGI scope, exactly as the route would (same body, same headers, gzip under the
-same rule, the same access-token check), and hands everything else to the application:
+lookup and a cached JSON fragment; the framework's middleware stack, routing and request object
+cost several times that (bench/README.md, measured on FastAPI; on Starlette the read still took
+2-3x as long without this path). :class:`FastReads` answers it from the raw ASGI scope,
+exactly as the route would (same body, same headers, gzip under the same rule, the same
+access-token check), and hands everything else to the application:
 unknown processes (the route writes the 404), requests without a valid token (the middleware
 writes the 401), requests with an ``Origin`` header where CORS is on (the CORS middleware
 answers those), every other path and method.

@@ -1,9 +1,10 @@
 """The process mutations answered ahead of the framework.
 
 ``POST /api/v3/process``, ``PUT`` and ``DELETE /api/v3/process/{id}`` and ``PUT
-/api/v3/process/{id}/command`` are what provisioning tools send by the hundred. FastAPI's
-middleware stack, routing, request object and dependency solving cost about 60 us of each
-(profiled: bench/README.md), more than the JSON journal line that makes the change durable.
+/api/v3/process/{id}/command`` are what provisioning tools send by the hundred. The
+framework's middleware stack, routing and request object cost about 60 us of each under FastAPI
+(profiled: bench/README.md), tens of microseconds still under Starlette, more than the JSON
+journal line that makes the change durable.
 :class:`FastWrites` runs the very functions the routes run (``api/routes/process.py``) on the
 raw ASGI messages and writes their answer, or their :class:`ApiError`, as the application
 would (same body and headers, gzip under the same rule). Every other request, and any of these

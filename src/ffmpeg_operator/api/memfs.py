@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ffmpeg_operator.api.errors import ApiError
+from ffmpeg_operator.api.routing import Routes
 from ffmpeg_operator.api.wire import json_response
 from ffmpeg_operator.runtime.memfs import MemFS, normalize_name
 
@@ -63,12 +64,12 @@ WriteCallback = Callable[[str, int, float], None]
 
 def memfs_router(
     store: MemFS, username: str, password: str, on_write: WriteCallback | None = None
-) -> APIRouter:
+) -> Routes:
     """Routes serving ``store`` under ``/memfs``; writes require ``username``/``password``.
 
     ``on_write`` hears of every stored write (the per-process traffic counter).
     """
-    router = APIRouter()
+    router = Routes()
 
     def require_writer(request: Request) -> None:
         credentials = _basic_credentials(request)
@@ -98,7 +99,7 @@ def memfs_router(
         ]
         return json_response(listing)
 
-    @router.api_route(MEMFS_PREFIX + "/{path:path}", methods=["GET", "HEAD"])
+    @router.route(MEMFS_PREFIX + "/{path:path}", ["GET", "HEAD"])
     async def get_file(path: str, request: Request) -> Response:
         name = normalize_name(path)
         found = store.read(name)
@@ -112,7 +113,7 @@ def memfs_router(
         body = b"" if request.method == "HEAD" else data
         return Response(body, headers=headers, media_type=content_type_for(name))
 
-    @router.api_route(MEMFS_PREFIX + "/{path:path}", methods=["PUT", "POST"])
+    @router.route(MEMFS_PREFIX + "/{path:path}", ["PUT", "POST"])
     async def put_file(path: str, request: Request) -> Response:
         require_writer(request)
         name = file_name(path)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from ffmpeg_operator.api.app import CoreServices, MemfsService, ServerInfo, create_app
 from ffmpeg_operator.api.auth import AuthSettings
@@ -112,12 +112,12 @@ def _lifespan(
     open_: Callable[[], Awaitable[None]],
     close: Callable[[], Awaitable[None]],
     config: ConfigService,
-) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     """Load the stored settings and open the backend when the server starts; close it at
     the end."""
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await config.load()
         await open_()
         try:
@@ -198,7 +198,7 @@ def _api_app(
     restarts: Callable[[], dict[str, int]],
     ready: Callable[[], str | None] | None = None,
     unhealthy: Callable[[], str | None] | None = None,
-) -> FastAPI:
+) -> Starlette:
     """What both modes build alike around their backend: auth, instance id, the config and
     file services, and a lifespan that opens and closes the backend. ``secret(path)`` reads a
     kept secret, making it first when there is none."""
@@ -231,7 +231,7 @@ def _api_app(
     )
 
 
-def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
+def build_local_app(options: ServeOptions) -> tuple[Starlette, LocalEngine]:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     disk_dir = data_dir / "disk"
@@ -263,7 +263,7 @@ def build_local_app(options: ServeOptions) -> tuple[FastAPI, LocalEngine]:
     return app, engine
 
 
-def build_kubernetes_app(options: ServeOptions) -> FastAPI:
+def build_kubernetes_app(options: ServeOptions) -> Starlette:
     """The v3 API over the FFmpegProcess objects of one namespace (``--backend kubernetes``).
 
     The memfs store lives in this process; run Pods reach it through

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
 from pydantic import BaseModel
+from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -157,7 +158,7 @@ class ApiGZipMiddleware:
             await self.app(scope, receive, send)
 
 
-def install_gzip(app: FastAPI) -> None:
+def install_gzip(app: Starlette) -> None:
     """Compress large ``/api/v3`` responses of ``app`` for clients that accept gzip."""
     app.add_middleware(ApiGZipMiddleware)
 

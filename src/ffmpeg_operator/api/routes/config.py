@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ffmpeg_operator.api.config import ConfigService
 from ffmpeg_operator.api.errors import ApiError
+from ffmpeg_operator.api.routing import Routes
 from ffmpeg_operator.api.wire import json_response, read_json_document
 from ffmpeg_operator.core.coreconfig import ConfigInvalidError, ConfigRejectedError
 
 
-def config_router(service: ConfigService) -> APIRouter:
-    router = APIRouter()
+def config_router(service: ConfigService) -> Routes:
+    router = Routes()
 
     @router.get("/api/v3/config")
     async def get_config() -> Response:

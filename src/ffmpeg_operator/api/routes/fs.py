@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
-from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import Scope
@@ -21,6 +20,7 @@ from ffmpeg_operator.api.errors import ApiError
 from ffmpeg_operator.api.files import FileInfo, FileStore
 from ffmpeg_operator.api.memfs import MEMFS_PREFIX, content_type_for
 from ffmpeg_operator.api.paths import path_param
+from ffmpeg_operator.api.routing import ApiRoute, Routes
 from ffmpeg_operator.api.wire import json_response
 from ffmpeg_operator.runtime.memfs import normalize_name
 
@@ -50,8 +50,8 @@ def file_response(store: FileStore, path: str, method: str) -> Response:
     return response
 
 
-def fs_router(stores: dict[str, FileStore]) -> APIRouter:
-    router = APIRouter()
+def fs_router(stores: dict[str, FileStore]) -> Routes:
+    router = Routes()
 
     def store_named(name: str) -> FileStore:
         store = stores.get(name)
@@ -73,19 +73,18 @@ def fs_router(stores: dict[str, FileStore]) -> APIRouter:
         )
 
     @router.get("/api/v3/fs/{name}")
-    async def list_files(
-        name: str, glob: str = "", sort: str = "none", order: str = "asc"
-    ) -> Response:
+    async def list_files(name: str, request: Request) -> Response:
         store = store_named(name)
-        files = await run_in_threadpool(store.list, glob)
+        query = request.query_params
+        files = await run_in_threadpool(store.list, query.get("glob", ""))
         return json_response(
             [
                 {"name": f.name, "size_bytes": f.size, "last_modified": int(f.mtime)}
-                for f in _sorted(files, sort, order)
+                for f in _sorted(files, query.get("sort", "none"), query.get("order", "asc"))
             ]
         )
 
-    @router.api_route("/api/v3/fs/{name}/{path:path}", methods=["GET", "HEAD"])
+    @router.route("/api/v3/fs/{name}/{path:path}", ["GET", "HEAD"])
     async def get_file(name: str, path: str, request: Request) -> Response:
         store = store_named(name)
         return await run_in_threadpool(file_response, store, file_path(path), request.method)
@@ -119,7 +118,7 @@ def fs_router(stores: dict[str, FileStore]) -> APIRouter:
     return router
 
 
-class _OutsideApiRoute(APIRoute):
+class _OutsideApiRoute(ApiRoute):
     """A route that never matches below ``/api``: unknown API paths keep the router's own
     404/405 (``HEAD /api/v3/process`` stays 405), as Core's ``/api`` group has them."""
 
@@ -130,11 +129,11 @@ class _OutsideApiRoute(APIRoute):
         return super().matches(scope)
 
 
-def root_router(disk: FileStore) -> APIRouter:
+def root_router(disk: FileStore) -> Routes:
     """``GET``/``HEAD`` of every other path outside ``/api``: the disk store, as Core's ``/``."""
-    router = APIRouter(route_class=_OutsideApiRoute)
+    router = Routes(route_class=_OutsideApiRoute)
 
-    @router.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
+    @router.route("/{path:path}", ["GET", "HEAD"], include_in_schema=False)
     async def get_root_file(path: str, request: Request) -> Response:
         return await run_in_threadpool(file_response, disk, "/" + path, request.method)
 

@@ -7,11 +7,12 @@ it finds no playout (spec §3): "Unknown process or input" with Core's restream 
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import NoReturn
 
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.errors import ApiError
 from ffmpeg_operator.api.paths import path_param
+from ffmpeg_operator.api.routing import Routes
 from ffmpeg_operator.core.errors import UnknownProcessError
 
 PLAYOUT = "/api/v3/process/{pid}/playout/{inputid}"
@@ -29,10 +30,10 @@ PLAYOUT_FILE_ROUTES = (
 )
 
 
-def playout_router(backend: ProcessBackend) -> APIRouter:
-    router = APIRouter()
+def playout_router(backend: ProcessBackend) -> Routes:
+    router = Routes()
 
-    async def no_playout(pid: str, inputid: str) -> None:
+    async def no_playout(pid: str, inputid: str) -> NoReturn:
         pid, inputid = path_param(pid), path_param(inputid)
         try:
             await backend.get_config(pid)
@@ -44,11 +45,11 @@ def playout_router(backend: ProcessBackend) -> APIRouter:
             f"no playout for input ID '{inputid}' and process '{pid}'",
         )
 
-    async def no_playout_file(pid: str, inputid: str, name: str) -> None:
+    async def no_playout_file(pid: str, inputid: str, name: str) -> NoReturn:
         await no_playout(pid, inputid)
 
     for method, suffix in PLAYOUT_ROUTES:
-        router.add_api_route(PLAYOUT + suffix, no_playout, methods=[method])
+        router.add(PLAYOUT + suffix, no_playout, [method])
     for method, suffix in PLAYOUT_FILE_ROUTES:
-        router.add_api_route(PLAYOUT + suffix, no_playout_file, methods=[method])
+        router.add(PLAYOUT + suffix, no_playout_file, [method])
     return router

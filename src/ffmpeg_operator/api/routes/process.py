@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from starlette.requests import Request
+from starlette.responses import Response
 
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.errors import ApiError
 from ffmpeg_operator.api.memfs_progress import StateOverlay, overlay_process
 from ffmpeg_operator.api.paths import path_param
+from ffmpeg_operator.api.routing import Routes
 from ffmpeg_operator.api.wire import (
     JsonBody,
     cached_json,
@@ -51,9 +53,9 @@ def _same_state(state: Any) -> Any:
     return state
 
 
-def process_router(backend: ProcessBackend, overlay: StateOverlay | None = None) -> APIRouter:
+def process_router(backend: ProcessBackend, overlay: StateOverlay | None = None) -> Routes:
     """The routes over ``backend``; ``overlay`` completes every state read (memfs figures)."""
-    router = APIRouter()
+    router = Routes()
     complete: StateOverlay = overlay or _same_state
 
     @router.get("/api/v3/process")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from ffmpeg_operator.api.backend import ProcessBackend
@@ -13,6 +13,7 @@ from ffmpeg_operator.api.errors import ApiError
 from ffmpeg_operator.api.logbuffer import LogBuffer
 from ffmpeg_operator.api.paths import path_param
 from ffmpeg_operator.api.resources import ResourceMetrics
+from ffmpeg_operator.api.routing import Routes
 from ffmpeg_operator.api.sessions import SessionRegistry
 from ffmpeg_operator.api.wire import json_response, read_json_document
 from ffmpeg_operator.core.errors import UnknownProcessError
@@ -49,8 +50,8 @@ def system_router(
     sessions: SessionRegistry,
     resources: ResourceMetrics,
     log: LogBuffer,
-) -> APIRouter:
-    router = APIRouter()
+) -> Routes:
+    router = Routes()
 
     @router.get("/api/v3/session")
     async def session_summary(request: Request) -> Response:
