@@ -1,5 +1,9 @@
 """The ``ffmpeg-operator`` command line.
 
+Plain click, not typer: uvicorn loads click in every process anyway, while typer (and what it
+imports: rich, shellingham, difflib, gettext, …) cost each process about 2 MiB of RSS, and every
+run Pod's agent sidecar starts through here.
+
 Sub-commands import their heavy dependencies lazily, so embedded mode never loads kopf or the
 Kubernetes client.
 """
@@ -8,19 +12,23 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 
 from ffmpeg_operator import __version__
 from ffmpeg_operator.core.coreconfig import DEFAULT_SESSION_IGNORE
 
-app = typer.Typer(
-    name="ffmpeg-operator",
-    help="FFmpeg processes behind the datarhei Core v3 process API, locally or on Kubernetes.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+PATH = click.Path(path_type=Path)
+# --help shows every default, as typer did; options defaulting to "" say show_default=False
+# (typer showed no empty default either).
+CONTEXT_SETTINGS = {"show_default": True}
+
+
+class _Group(click.Group):
+    """Lists the commands in --help in the order they are defined here, not sorted."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
 
 
 class Backend(StrEnum):
@@ -32,6 +40,12 @@ class Backend(StrEnum):
 
 def _split(values: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in values.split(",") if part.strip())
+
+
+def _fail(message: str) -> click.exceptions.Exit:
+    """``error: <message>`` on stderr; raise the result to end with exit code 1."""
+    click.echo(f"error: {message}", err=True)
+    return click.exceptions.Exit(1)
 
 
 def _log_to_stderr() -> None:
@@ -50,117 +64,147 @@ def _log_to_stderr() -> None:
     logger.setLevel(logging.INFO)
 
 
-@app.callback()
-def _root() -> None:
+@click.group(
+    name="ffmpeg-operator", cls=_Group, no_args_is_help=True, context_settings=CONTEXT_SETTINGS
+)
+def app() -> None:
     """FFmpeg processes behind the datarhei Core v3 process API, locally or on Kubernetes."""
 
 
 @app.command()
 def version() -> None:
     """Print the version."""
-    typer.echo(__version__)
+    click.echo(__version__)
 
 
 @app.command()
+@click.option("--host", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", default=8080, help="Port to listen on.")
+@click.option(
+    "--data-dir",
+    type=PATH,
+    default=Path("./data"),
+    help="Where configs (db.json) and the {diskfs} directory live.",
+)
+@click.option(
+    "--ffmpeg",
+    envvar="FFMPEG_OPERATOR_FFMPEG",
+    show_envvar=True,
+    help="ffmpeg binary (default: PATH, then bundled).",
+)
+@click.option(
+    "--auth-user",
+    default="",
+    show_default=False,
+    envvar="FFMPEG_OPERATOR_AUTH_USER",
+    show_envvar=True,
+    help="Turn on JWT auth with this user.",
+)
+@click.option(
+    "--auth-password",
+    default="",
+    show_default=False,
+    envvar="FFMPEG_OPERATOR_AUTH_PASSWORD",
+    show_envvar=True,
+    help="Password of --auth-user.",
+)
+@click.option(
+    "--memfs-password",
+    default="",
+    show_default=False,
+    envvar="FFMPEG_OPERATOR_MEMFS_PASSWORD",
+    show_envvar=True,
+    help="memfs write password (default: random).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(Backend),
+    default=Backend.local,
+    help="local: ffmpeg children of this process; kubernetes: FFmpegProcess "
+    "objects run by the operator.",
+)
+@click.option(
+    "--namespace",
+    "-n",
+    envvar="FFMPEG_OPERATOR_NAMESPACE",
+    show_envvar=True,
+    help="kubernetes: namespace of the FFmpegProcess objects (default: the Pod's, "
+    "else the kubeconfig context's).",
+)
+@click.option(
+    "--kubeconfig",
+    help="kubernetes: kubeconfig file (default: in-cluster inside a Pod, "
+    "else $KUBECONFIG or ~/.kube/config).",
+)
+@click.option("--context", help="kubernetes: kubeconfig context (default: current).")
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    help="Log every HTTP request (off: it costs each request time).",
+)
+@click.option(
+    "--ui-dir",
+    type=PATH,
+    envvar="FFMPEG_OPERATOR_UI_DIR",
+    show_envvar=True,
+    help="Serve this Restreamer UI build at /ui (same origin: no CORS, no proxy).",
+)
+@click.option(
+    "--disk-dir",
+    type=PATH,
+    envvar="FFMPEG_OPERATOR_API_DISK_DIR",
+    show_envvar=True,
+    help="kubernetes: where the {diskfs} volume is mounted here, served at / and "
+    "/api/v3/fs/disk (default: <data-dir>/disk).",
+)
+@click.option(
+    "--settings-secret",
+    envvar="FFMPEG_OPERATOR_SETTINGS_SECRET",
+    show_envvar=True,
+    help="kubernetes: keep the settings of PUT /api/v3/config in this Secret "
+    "(default: <data-dir>/config.json).",
+)
+@click.option(
+    "--cors-origins",
+    default="*",
+    envvar="FFMPEG_OPERATOR_CORS_ORIGINS",
+    show_envvar=True,
+    help="Comma-separated origins allowed on /memfs and / (the API allows any).",
+)
+@click.option(
+    "--host-names",
+    default="",
+    show_default=False,
+    envvar="FFMPEG_OPERATOR_HOST_NAMES",
+    show_envvar=True,
+    help="Comma-separated public host names (Core's host.name; the UI's public URLs).",
+)
+@click.option(
+    "--session-ip-ignorelist",
+    default=",".join(DEFAULT_SESSION_IGNORE),
+    envvar="FFMPEG_OPERATOR_SESSION_IP_IGNORELIST",
+    show_envvar=True,
+    help="Comma-separated networks whose clients are not counted as viewers.",
+)
 def serve(  # noqa: PLR0917 - one parameter per CLI flag
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-    data_dir: Annotated[
-        Path, typer.Option(help="Where configs (db.json) and the {diskfs} directory live.")
-    ] = Path("./data"),
-    ffmpeg: Annotated[
-        str | None,
-        typer.Option(
-            envvar="FFMPEG_OPERATOR_FFMPEG", help="ffmpeg binary (default: PATH, then bundled)."
-        ),
-    ] = None,
-    auth_user: Annotated[
-        str,
-        typer.Option(envvar="FFMPEG_OPERATOR_AUTH_USER", help="Turn on JWT auth with this user."),
-    ] = "",
-    auth_password: Annotated[
-        str, typer.Option(envvar="FFMPEG_OPERATOR_AUTH_PASSWORD", help="Password of --auth-user.")
-    ] = "",
-    memfs_password: Annotated[
-        str,
-        typer.Option(
-            envvar="FFMPEG_OPERATOR_MEMFS_PASSWORD", help="memfs write password (default: random)."
-        ),
-    ] = "",
-    backend: Annotated[
-        Backend,
-        typer.Option(
-            help="local: ffmpeg children of this process; kubernetes: FFmpegProcess "
-            "objects run by the operator."
-        ),
-    ] = Backend.local,
-    namespace: Annotated[
-        str | None,
-        typer.Option(
-            "--namespace",
-            "-n",
-            envvar="FFMPEG_OPERATOR_NAMESPACE",
-            help="kubernetes: namespace of the FFmpegProcess objects (default: the Pod's, "
-            "else the kubeconfig context's).",
-        ),
-    ] = None,
-    kubeconfig: Annotated[
-        str | None,
-        typer.Option(
-            help="kubernetes: kubeconfig file (default: in-cluster inside a Pod, "
-            "else $KUBECONFIG or ~/.kube/config)."
-        ),
-    ] = None,
-    context: Annotated[
-        str | None, typer.Option(help="kubernetes: kubeconfig context (default: current).")
-    ] = None,
-    access_log: Annotated[
-        bool, typer.Option(help="Log every HTTP request (off: it costs each request time).")
-    ] = False,
-    ui_dir: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="FFMPEG_OPERATOR_UI_DIR",
-            help="Serve this Restreamer UI build at /ui (same origin: no CORS, no proxy).",
-        ),
-    ] = None,
-    disk_dir: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="FFMPEG_OPERATOR_API_DISK_DIR",
-            help="kubernetes: where the {diskfs} volume is mounted here, served at / and "
-            "/api/v3/fs/disk (default: <data-dir>/disk).",
-        ),
-    ] = None,
-    settings_secret: Annotated[
-        str | None,
-        typer.Option(
-            envvar="FFMPEG_OPERATOR_SETTINGS_SECRET",
-            help="kubernetes: keep the settings of PUT /api/v3/config in this Secret "
-            "(default: <data-dir>/config.json).",
-        ),
-    ] = None,
-    cors_origins: Annotated[
-        str,
-        typer.Option(
-            envvar="FFMPEG_OPERATOR_CORS_ORIGINS",
-            help="Comma-separated origins allowed on /memfs and / (the API allows any).",
-        ),
-    ] = "*",
-    host_names: Annotated[
-        str,
-        typer.Option(
-            envvar="FFMPEG_OPERATOR_HOST_NAMES",
-            help="Comma-separated public host names (Core's host.name; the UI's public URLs).",
-        ),
-    ] = "",
-    session_ip_ignorelist: Annotated[
-        str,
-        typer.Option(
-            envvar="FFMPEG_OPERATOR_SESSION_IP_IGNORELIST",
-            help="Comma-separated networks whose clients are not counted as viewers.",
-        ),
-    ] = ",".join(DEFAULT_SESSION_IGNORE),
+    host: str,
+    port: int,
+    data_dir: Path,
+    ffmpeg: str | None,
+    auth_user: str,
+    auth_password: str,
+    memfs_password: str,
+    backend: Backend,
+    namespace: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    access_log: bool,
+    ui_dir: Path | None,
+    disk_dir: Path | None,
+    settings_secret: str | None,
+    cors_origins: str,
+    host_names: str,
+    session_ip_ignorelist: str,
 ) -> None:
     """Serve the datarhei v3 process API over local ffmpeg processes or FFmpegProcess objects."""
     import ipaddress
@@ -169,7 +213,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
     from ffmpeg_operator.api.serving import serve as serve_app
 
     if auth_user and not auth_password:
-        raise typer.BadParameter("--auth-password is required with --auth-user")
+        raise click.BadParameter("--auth-password is required with --auth-user")
     options = ServeOptions(
         host=host,
         port=port,
@@ -192,11 +236,11 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
-            raise typer.BadParameter(
+            raise click.BadParameter(
                 f"{network!r} is not a network", param_hint="--session-ip-ignorelist"
             ) from None
     if ui_dir is not None and not ui_dir.is_dir():
-        raise typer.BadParameter(f"{ui_dir} is not a directory", param_hint="--ui-dir")
+        raise click.BadParameter(f"{ui_dir} is not a directory", param_hint="--ui-dir")
     _log_to_stderr()
     if backend is Backend.kubernetes:
         app_ = build_kubernetes_app(options)
@@ -206,46 +250,72 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
 
 
 @app.command()
+@click.option(
+    "--progress-port",
+    type=int,
+    required=True,
+    help="Port of ffmpeg's -progress tcp://<progress-host>:<port>.",
+)
+@click.option(
+    "--progress-host",
+    default="127.0.0.1",
+    help="Address the progress listener binds (the Pod's loopback).",
+)
+@click.option(
+    "--process-id", default="", show_default=False, help="The process ID (metrics label)."
+)
+@click.option(
+    "--ffmpeg", default="ffmpeg", help="ffmpeg binary to look for in the shared PID namespace."
+)
+@click.option("--http-host", default="0.0.0.0", help="Address of /state, /metrics.")
+@click.option("--http-port", default=8081, help="Port of /state, /metrics, /healthz.")
+@click.option(
+    "--stale-timeout-seconds",
+    default=0.0,
+    help="Stop ffmpeg after this long without progress (0: never).",
+)
+@click.option("--limit-cpu-usage", default=0.0, help="CPU limit in % of --cpu-capacity (0: none).")
+@click.option("--limit-memory-mbytes", default=0, help="Memory (RSS) limit in MiB (0: none).")
+@click.option(
+    "--limit-waitfor-seconds",
+    default=0.0,
+    help="How long a limit may be exceeded before the stop.",
+)
+@click.option(
+    "--cpu-capacity",
+    default=0.0,
+    help="CPUs that count as 100 % (0: this container's quota or CPUs).",
+)
+@click.option(
+    "--command-json",
+    default="",
+    show_default=False,
+    help="ffmpeg's argv without injected flags, as a JSON array.",
+)
+@click.option(
+    "--termination-message-path",
+    type=PATH,
+    default=Path("/dev/termination-log"),
+    help="Where the run's end is written for the operator.",
+)
+@click.option("--report-fifo", type=PATH, help="FIFO to make for ffmpeg's report (FFREPORT file).")
+@click.option("--stats-fifo", type=PATH, help="FIFO to make for ffmpeg's -vstats_file.")
 def agent(  # noqa: PLR0917 - one parameter per CLI flag
-    progress_port: Annotated[
-        int, typer.Option(help="Port of ffmpeg's -progress tcp://<progress-host>:<port>.")
-    ],
-    progress_host: Annotated[
-        str, typer.Option(help="Address the progress listener binds (the Pod's loopback).")
-    ] = "127.0.0.1",
-    process_id: Annotated[str, typer.Option(help="The process ID (metrics label).")] = "",
-    ffmpeg: Annotated[
-        str, typer.Option(help="ffmpeg binary to look for in the shared PID namespace.")
-    ] = "ffmpeg",
-    http_host: Annotated[str, typer.Option(help="Address of /state, /metrics.")] = "0.0.0.0",
-    http_port: Annotated[int, typer.Option(help="Port of /state, /metrics, /healthz.")] = 8081,
-    stale_timeout_seconds: Annotated[
-        float, typer.Option(help="Stop ffmpeg after this long without progress (0: never).")
-    ] = 0.0,
-    limit_cpu_usage: Annotated[
-        float, typer.Option(help="CPU limit in % of --cpu-capacity (0: none).")
-    ] = 0.0,
-    limit_memory_mbytes: Annotated[
-        int, typer.Option(help="Memory (RSS) limit in MiB (0: none).")
-    ] = 0,
-    limit_waitfor_seconds: Annotated[
-        float, typer.Option(help="How long a limit may be exceeded before the stop.")
-    ] = 0.0,
-    cpu_capacity: Annotated[
-        float, typer.Option(help="CPUs that count as 100 % (0: this container's quota or CPUs).")
-    ] = 0.0,
-    command_json: Annotated[
-        str, typer.Option(help="ffmpeg's argv without injected flags, as a JSON array.")
-    ] = "",
-    termination_message_path: Annotated[
-        Path, typer.Option(help="Where the run's end is written for the operator.")
-    ] = Path("/dev/termination-log"),
-    report_fifo: Annotated[
-        Path | None, typer.Option(help="FIFO to make for ffmpeg's report (FFREPORT file).")
-    ] = None,
-    stats_fifo: Annotated[
-        Path | None, typer.Option(help="FIFO to make for ffmpeg's -vstats_file.")
-    ] = None,
+    progress_port: int,
+    progress_host: str,
+    process_id: str,
+    ffmpeg: str,
+    http_host: str,
+    http_port: int,
+    stale_timeout_seconds: float,
+    limit_cpu_usage: float,
+    limit_memory_mbytes: int,
+    limit_waitfor_seconds: float,
+    cpu_capacity: float,
+    command_json: str,
+    termination_message_path: Path,
+    report_fifo: Path | None,
+    stats_fifo: Path | None,
 ) -> None:
     """Run the in-Pod sidecar: ffmpeg's progress, stale and limit watchdogs, /state, /metrics."""
     import asyncio
@@ -262,7 +332,7 @@ def agent(  # noqa: PLR0917 - one parameter per CLI flag
     if command is not None and not (
         isinstance(command, list) and all(isinstance(arg, str) for arg in command)
     ):
-        raise typer.BadParameter("--command-json must be a JSON array of strings")
+        raise click.BadParameter("--command-json must be a JSON array of strings")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     options = AgentOptions(
         progress_port=progress_port,
@@ -285,37 +355,34 @@ def agent(  # noqa: PLR0917 - one parameter per CLI flag
 
 
 @app.command("operator")
+@click.option(
+    "--namespace",
+    "-n",
+    multiple=True,
+    help="Namespace to watch (repeatable; default: $FFMPEG_OPERATOR_NAMESPACE).",
+)
+@click.option("--all-namespaces", "-A", is_flag=True, help="Watch every namespace.")
+@click.option("--peering", help="KopfPeering to join (one active replica); none: standalone.")
+@click.option(
+    "--priority",
+    type=int,
+    help="Peering priority (default: derived from $FFMPEG_OPERATOR_POD_NAME).",
+)
+@click.option("--liveness", help="kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz.")
+@click.option("--verbose/--no-verbose", default=False, help="Debug logging.")
 def operator_command(  # noqa: PLR0917 - one parameter per CLI flag
-    namespace: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--namespace",
-            "-n",
-            help="Namespace to watch (repeatable; default: $FFMPEG_OPERATOR_NAMESPACE).",
-        ),
-    ] = None,
-    all_namespaces: Annotated[
-        bool, typer.Option("--all-namespaces", "-A", help="Watch every namespace.")
-    ] = False,
-    peering: Annotated[
-        str | None,
-        typer.Option(help="KopfPeering to join (one active replica); none: standalone."),
-    ] = None,
-    priority: Annotated[
-        int | None,
-        typer.Option(help="Peering priority (default: derived from $FFMPEG_OPERATOR_POD_NAME)."),
-    ] = None,
-    liveness: Annotated[
-        str | None,
-        typer.Option(help="kopf's liveness endpoint, e.g. http://0.0.0.0:8080/healthz."),
-    ] = None,
-    verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False,
+    namespace: tuple[str, ...],
+    all_namespaces: bool,
+    peering: str | None,
+    priority: int | None,
+    liveness: str | None,
+    verbose: bool,
 ) -> None:
     """Run the Kubernetes operator: FFmpegProcess objects in, run Pods and status out."""
     from ffmpeg_operator.operator.main import OperatorOptions, run_operator
 
     options = OperatorOptions(
-        namespaces=tuple(namespace or ()),
+        namespaces=namespace,
         all_namespaces=all_namespaces,
         peering=peering,
         priority=priority,
@@ -325,25 +392,24 @@ def operator_command(  # noqa: PLR0917 - one parameter per CLI flag
     try:
         run_operator(options)
     except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+        raise click.BadParameter(str(error)) from None
 
 
 @app.command("ensure-secret")
+@click.option("--name", required=True, help="The Secret to create or complete.")
+@click.option(
+    "--namespace", "-n", required=True, envvar="FFMPEG_OPERATOR_NAMESPACE", show_envvar=True
+)
+@click.option(
+    "--key",
+    multiple=True,
+    required=True,
+    help="KEY (a random value when missing) or KEY=ENVVAR (the value of that variable "
+    "when set and not empty, else random). Repeatable.",
+)
+@click.option("--label", multiple=True, help="KEY=VALUE label of a created Secret.")
 def ensure_secret_command(
-    name: Annotated[str, typer.Option(help="The Secret to create or complete.")],
-    namespace: Annotated[
-        str, typer.Option("--namespace", "-n", envvar="FFMPEG_OPERATOR_NAMESPACE")
-    ],
-    key: Annotated[
-        list[str],
-        typer.Option(
-            help="KEY (a random value when missing) or KEY=ENVVAR (the value of that variable "
-            "when set and not empty, else random). Repeatable."
-        ),
-    ],
-    label: Annotated[
-        list[str] | None, typer.Option(help="KEY=VALUE label of a created Secret.")
-    ] = None,
+    name: str, namespace: str, key: tuple[str, ...], label: tuple[str, ...]
 ) -> None:
     """Create the Secret once, with random values for missing keys (the chart's hook Job)."""
     import asyncio
@@ -357,7 +423,7 @@ def ensure_secret_command(
     for item in key:
         secret_key, _, variable = item.partition("=")
         values[secret_key] = (os.environ.get(variable) or None) if variable else None
-    labels = dict(item.partition("=")[::2] for item in label or ())
+    labels = dict(item.partition("=")[::2] for item in label)
 
     async def run() -> list[str]:
         client = KubeClient(login)
@@ -367,24 +433,20 @@ def ensure_secret_command(
             await client.close()
 
     added = asyncio.run(run())
-    typer.echo(
+    click.echo(
         f"secret {namespace}/{name}: " + (f"added {', '.join(added)}" if added else "complete")
     )
 
 
 @app.command()
-def drain(
-    namespace: Annotated[
-        list[str] | None,
-        typer.Option("--namespace", "-n", help="Namespace to drain (repeatable)."),
-    ] = None,
-    all_namespaces: Annotated[
-        bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for the operator before removing finalizers.")
-    ] = 60.0,
-) -> None:
+@click.option("--namespace", "-n", multiple=True, help="Namespace to drain (repeatable).")
+@click.option("--all-namespaces", "-A", is_flag=True, help="Every namespace.")
+@click.option(
+    "--timeout",
+    default=60.0,
+    help="Seconds to wait for the operator before removing finalizers.",
+)
+def drain(namespace: tuple[str, ...], all_namespaces: bool, timeout: float) -> None:
     """Delete every FFmpegProcess and wait until the operator let it go (the chart's
     pre-delete hook): an uninstall then strands no finalizer."""
     import asyncio
@@ -394,8 +456,8 @@ def drain(
     from ffmpeg_operator.operator.maintenance import drain as drain_processes
 
     if all_namespaces == bool(namespace):
-        raise typer.BadParameter("choose --namespace or --all-namespaces")
-    scope: list[str | None] = [None] if all_namespaces else list(namespace or ())
+        raise click.BadParameter("choose --namespace or --all-namespaces")
+    scope: list[str | None] = [None] if all_namespaces else list(namespace)
 
     async def run() -> int:
         client = KubeClient(login)
@@ -405,50 +467,43 @@ def drain(
             await client.close()
 
     forced = asyncio.run(run())
-    typer.echo(f"drained; finalizers removed by force: {forced}")
+    click.echo(f"drained; finalizers removed by force: {forced}")
 
 
 @app.command()
-def migrate(
-    db_json: Annotated[Path, typer.Argument(help="A datarhei Core db.json (version 4).")],
-    namespace: Annotated[
-        str | None,
-        typer.Option("--namespace", "-n", help="Namespace of the objects (default: none set)."),
-    ] = None,
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
-    ] = None,
-) -> None:
-    """Convert a datarhei Core db.json into FFmpegProcess resources (multi-document YAML)."""
+@click.argument("db_json", type=PATH)
+@click.option("--namespace", "-n", help="Namespace of the objects (default: none set).")
+@click.option("--output", "-o", type=PATH, help="Write here instead of stdout.")
+def migrate(db_json: Path, namespace: str | None, output: Path | None) -> None:
+    """Convert a datarhei Core db.json into FFmpegProcess resources (multi-document YAML).
+
+    DB_JSON: a datarhei Core db.json (version 4).
+    """
     from ffmpeg_operator.kube.migrate import MigrationError, migrate_db
     from ffmpeg_operator.kube.yamltext import dump_documents
-
-    def fail(message: str) -> typer.Exit:
-        typer.echo(f"error: {message}", err=True)
-        return typer.Exit(1)
 
     try:
         raw = db_json.read_bytes()
     except FileNotFoundError:
-        raise fail(f"{db_json}: no such file") from None
+        raise _fail(f"{db_json}: no such file") from None
     except OSError as error:
-        raise fail(f"{db_json}: {error.strerror or error}") from None
+        raise _fail(f"{db_json}: {error.strerror or error}") from None
     try:
         result = migrate_db(raw, namespace)
     except MigrationError as error:
-        raise fail(f"{db_json}: {error}") from None
+        raise _fail(f"{db_json}: {error}") from None
     text = dump_documents(result.objects)
     if output is None:
-        typer.echo(text, nl=False)
+        click.echo(text, nl=False)
     else:
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as error:
-            raise fail(f"{output}: {error.strerror or error}") from None
+            raise _fail(f"{output}: {error.strerror or error}") from None
     if result.system_metadata_keys:
         keys = ", ".join(result.system_metadata_keys)
-        typer.echo(f"note: system metadata not migrated (keys: {keys})", err=True)
-    typer.echo(f"migrated {len(result.objects)} processes", err=True)
+        click.echo(f"note: system metadata not migrated (keys: {keys})", err=True)
+    click.echo(f"migrated {len(result.objects)} processes", err=True)
 
 
 @app.command("crd")
@@ -456,28 +511,35 @@ def crd_command() -> None:
     """Print the FFmpegProcess CustomResourceDefinition as YAML."""
     from ffmpeg_operator.kube.crd import crd_yaml
 
-    typer.echo(crd_yaml(), nl=False)
+    click.echo(crd_yaml(), nl=False)
 
 
 @app.command()
+@click.option(
+    "--file",
+    "-f",
+    "file",
+    type=PATH,
+    required=True,
+    help="FFmpegProcess YAML, multi-document allowed ('-': stdin).",
+)
+@click.option("--run", type=click.IntRange(min=1), default=1, help="Run number of the Pods.")
+@click.option("--namespace", "-n", help="Namespace of objects naming none.")
+@click.option(
+    "--node-cpus",
+    type=click.FloatRange(min=0.001),
+    default=1.0,
+    help="CPUs of a node (limits.cpuUsage is % of a node).",
+)
+@click.option("--diskfs-pvc", help="PVC holding {diskfs} (default: an emptyDir per run).")
+@click.option("--image", help="Image of ffmpeg and the agent.")
 def render(  # noqa: PLR0917 - one parameter per CLI flag
-    file: Annotated[
-        Path,
-        typer.Option(
-            "--file", "-f", help="FFmpegProcess YAML, multi-document allowed ('-': stdin)."
-        ),
-    ],
-    run: Annotated[int, typer.Option(min=1, help="Run number of the Pods.")] = 1,
-    namespace: Annotated[
-        str | None, typer.Option("--namespace", "-n", help="Namespace of objects naming none.")
-    ] = None,
-    node_cpus: Annotated[
-        float, typer.Option(min=0.001, help="CPUs of a node (limits.cpuUsage is % of a node).")
-    ] = 1.0,
-    diskfs_pvc: Annotated[
-        str | None, typer.Option(help="PVC holding {diskfs} (default: an emptyDir per run).")
-    ] = None,
-    image: Annotated[str | None, typer.Option(help="Image of ffmpeg and the agent.")] = None,
+    file: Path,
+    run: int,
+    namespace: str | None,
+    node_cpus: float,
+    diskfs_pvc: str | None,
+    image: str | None,
 ) -> None:
     """Print the run Pod of every FFmpegProcess in a file as YAML, without a cluster."""
     import dataclasses
@@ -494,17 +556,15 @@ def render(  # noqa: PLR0917 - one parameter per CLI flag
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
     except OSError as error:
-        typer.echo(f"error: {file}: {error.strerror or error}", err=True)
-        raise typer.Exit(1) from None
+        raise _fail(f"{file}: {error.strerror or error}") from None
     settings = OperatorSettings(node_cpus=node_cpus, diskfs_pvc=diskfs_pvc)
     if image:
         settings = dataclasses.replace(settings, ffmpeg_image=image, agent_image=image)
     try:
         pods = render_pods(load_custom_resources(text), run, settings, namespace)
     except RenderError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(dump_yaml(pods), nl=False)
+        raise _fail(str(error)) from None
+    click.echo(dump_yaml(pods), nl=False)
 
 
 def main() -> None:

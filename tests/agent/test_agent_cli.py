@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import typer.main
-
 from ffmpeg_operator.cli import app
 from ffmpeg_operator.core.models import Limits, ProcessConfig
 from ffmpeg_operator.core.prepare import PreparedProcess
@@ -21,9 +19,8 @@ def test_the_pod_builders_agent_arguments_parse_into_the_run_settings() -> None:
     command = ["-i", "in", "-f", "null", "-"]
     prepared = PreparedProcess(config=config, resolved=config, command=command)
     settings = OperatorSettings(node_cpus=4)
-    group = typer.main.get_command(app)
 
-    context = group.commands["agent"].make_context(
+    context = app.commands["agent"].make_context(
         "agent", agent_args(prepared, "ffmpeg", settings)
     )
 

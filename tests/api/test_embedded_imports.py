@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROBE = """
 import json, sys
 from pathlib import Path
+
+import pytest
 from ffmpeg_operator.cli import app
 from ffmpeg_operator.api.server import ServeOptions, build_local_app
 build_local_app(ServeOptions(data_dir=Path(sys.argv[1])))
@@ -33,6 +37,8 @@ def test_building_the_embedded_server_imports_no_kubernetes_library(tmp_path: Pa
 LAZY_PROBE = """
 import json, sys
 from pathlib import Path
+
+import pytest
 from starlette.testclient import TestClient
 from ffmpeg_operator.cli import app as cli
 from ffmpeg_operator.api.server import ServeOptions, build_local_app
@@ -67,6 +73,8 @@ def test_metrics_jwt_and_psutil_load_only_when_used_and_pydantic_v1_never(
 SERVED_PROBE = """
 import json, sys
 from pathlib import Path
+
+import pytest
 from starlette.testclient import TestClient
 from ffmpeg_operator.cli import app
 from ffmpeg_operator.api.server import ServeOptions, build_local_app
@@ -91,3 +99,29 @@ def test_serving_the_api_and_its_openapi_document_never_imports_fastapi(tmp_path
     statuses, fastapi_modules = json.loads(result.stdout.strip().splitlines()[-1])
     assert statuses == [200, 200, 200]
     assert fastapi_modules == []
+
+
+CLI_PROBE = """
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+before = set(sys.modules)
+import ffmpeg_operator.cli
+added = {name.split(".")[0] for name in set(sys.modules) - before}
+print(json.dumps(sorted(added - set(sys.stdlib_module_names) - {"ffmpeg_operator"})))
+"""
+
+
+@pytest.mark.parametrize("server", ["ffmpeg_operator.api.serving", "ffmpeg_operator.agent.server"])
+def test_the_command_line_loads_no_library_beyond_what_the_server_it_starts_loads(
+    server: str,
+) -> None:
+    # Every process starts through the CLI (the agent runs in every run Pod): a CLI framework of
+    # its own (typer: +2 MiB RSS) would be paid by each; click comes with uvicorn anyway.
+    result = subprocess.run(
+        [sys.executable, "-c", CLI_PROBE, server],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

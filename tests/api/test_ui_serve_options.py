@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from ffmpeg_operator.cli import app
 from livesrv import live_server

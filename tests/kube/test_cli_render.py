@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from kube_examples import EXAMPLE_FILES, ROOT, load_documents
-from typer.testing import CliRunner
 
 from ffmpeg_operator.cli import app
 

@@ -217,16 +217,13 @@ def test_entrypoint_is_the_console_script_in_exec_form(final: Stage) -> None:
 
 
 def test_default_command_is_an_existing_subcommand_in_exec_form(final: Stage) -> None:
-    import typer.main
-
     from ffmpeg_operator.cli import app
 
     (cmd,) = final.all("CMD")
     argv = json.loads(cmd)
     assert isinstance(argv, list)
     assert argv[0] in SUBCOMMANDS
-    commands = typer.main.get_command(app).commands
-    assert argv[0] in commands
+    assert argv[0] in app.commands
 
 
 def test_healthcheck_is_declared_explicitly(final: Stage) -> None:
