@@ -29,8 +29,8 @@ from ffmpeg_operator.supervision.binary import find_ffmpeg
 #: Pause before each server's turn in a phase.
 SETTLE_S = 2.0
 
-FULL = Plan(mutations=20, reads=300, starts=5, supervised=20, cpu_window_s=20.0)
-QUICK = Plan(mutations=10, reads=100, starts=3, supervised=20, cpu_window_s=5.0)
+FULL = Plan(mutations=20, reads=300, starts=20, supervised=20, cpu_window_s=20.0)
+QUICK = Plan(mutations=10, reads=100, starts=10, supervised=20, cpu_window_s=5.0)
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,9 @@ def measure(
         return results
     phase("RSS idle", lambda t: {"RSS idle": [t.rss_mib()]})
     phase("server CPU", lambda t: harness.supervision_cpu(t, plan))
-    phase("POST -> frames", lambda t: harness.start_to_frames(t, plan))
+    time.sleep(SETTLE_S)  # the CPU phase's children may still be ending
+    progress(f"POST -> frames: {plan.starts} starts, all in turn ...")
+    together(harness.start_to_frames_in_turn(targets, plan))
     for count in plan.registered:
         phase(f"fill {count}", lambda t, c=count: harness.fill(t, c))
         progress(f"mutations, {count} registered: all in turn ...")
