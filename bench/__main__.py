@@ -27,6 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="fewer repetitions and shorter windows"
     )
+    parser.add_argument(
+        "--only",
+        choices=["frames"],
+        default="",
+        help="embedded: one phase only (frames: POST -> running with frame > 0, the servers"
+        " taking turns start by start)",
+    )
+    parser.add_argument(
+        "--starts", type=int, default=0, metavar="N", help="embedded: POST -> frames repetitions"
+    )
     reference = parser.add_argument_group(
         "side by side (embedded)", "the same HTTP harness against a reference server as well"
     )
@@ -74,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd=args.reference_cmd or "",
             core=args.core or "",
         )
-    return sidebyside.main(chosen, quick=args.quick)
+    return sidebyside.main(chosen, quick=args.quick, only=args.only, starts=args.starts)
 
 
 if __name__ == "__main__":

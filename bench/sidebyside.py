@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from bench import harness
@@ -29,8 +29,8 @@ from ffmpeg_operator.supervision.binary import find_ffmpeg
 #: Pause before each server's turn in a phase.
 SETTLE_S = 2.0
 
-FULL = Plan(mutations=20, reads=300, starts=5, supervised=20, cpu_window_s=20.0)
-QUICK = Plan(mutations=10, reads=100, starts=3, supervised=20, cpu_window_s=5.0)
+FULL = Plan(mutations=20, reads=300, starts=20, supervised=20, cpu_window_s=20.0)
+QUICK = Plan(mutations=10, reads=100, starts=10, supervised=20, cpu_window_s=5.0)
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def started(cmd: str, timeout: float = 30.0) -> Iterator[tuple[str, int]]:
 
 
 def measure(
-    targets: list[Target], plan: Plan, progress: Callable[[str], None] = print
+    targets: list[Target], plan: Plan, progress: Callable[[str], None] = print, only: str = ""
 ) -> dict[str, Samples]:
     results: dict[str, Samples] = {t.name: {} for t in targets}
 
@@ -91,9 +91,15 @@ def measure(
     for target in targets:
         target.client.ok("GET", "/api/v3/process")
     time.sleep(1.0)
+    if only == "frames":
+        progress(f"POST -> frames: {plan.starts} starts, all in turn ...")
+        together(harness.start_to_frames_in_turn(targets, plan))
+        return results
     phase("RSS idle", lambda t: {"RSS idle": [t.rss_mib()]})
     phase("server CPU", lambda t: harness.supervision_cpu(t, plan))
-    phase("POST -> frames", lambda t: harness.start_to_frames(t, plan))
+    time.sleep(SETTLE_S)  # the CPU phase's children may still be ending
+    progress(f"POST -> frames: {plan.starts} starts, all in turn ...")
+    together(harness.start_to_frames_in_turn(targets, plan))
     for count in plan.registered:
         phase(f"fill {count}", lambda t, c=count: harness.fill(t, c))
         progress(f"mutations, {count} registered: all in turn ...")
@@ -136,7 +142,7 @@ def render(results: dict[str, Samples]) -> str:
     return "\n".join(lines)
 
 
-def run(reference: Reference | None, plan: Plan) -> dict[str, Samples]:
+def run(reference: Reference | None, plan: Plan, only: str = "") -> dict[str, Samples]:
     with ExitStack() as stack:
         ours = stack.enter_context(served())
         targets = [Target("ours", ours.base_url, ours.process.pid)]
@@ -149,15 +155,17 @@ def run(reference: Reference | None, plan: Plan) -> dict[str, Samples]:
                 url, pid = stack.enter_context(started(cmd))
             targets.append(Target("core" if reference.core else "reference", url, pid))
         try:
-            return measure(targets, plan)
+            return measure(targets, plan, only=only)
         finally:
             for target in targets:
                 target.close()
 
 
-def main(reference: Reference | None, quick: bool) -> int:
+def main(reference: Reference | None, quick: bool, only: str = "", starts: int = 0) -> int:
     plan = QUICK if quick else FULL
-    results = run(reference, plan)
+    if starts:
+        plan = replace(plan, starts=starts)
+    results = run(reference, plan, only)
     print()
     print(render(results))
     summary = {
@@ -178,6 +186,7 @@ def main(reference: Reference | None, quick: bool) -> int:
         [],
         {
             "plan": asdict(plan),
+            "only": only,
             "results": summary,
             "reference": asdict(reference) if reference else None,
         },

@@ -20,9 +20,7 @@ def test_the_pod_builders_agent_arguments_parse_into_the_run_settings() -> None:
     prepared = PreparedProcess(config=config, resolved=config, command=command)
     settings = OperatorSettings(node_cpus=4)
 
-    context = app.commands["agent"].make_context(
-        "agent", agent_args(prepared, "ffmpeg", settings)
-    )
+    context = app.commands["agent"].make_context("agent", agent_args(prepared, "ffmpeg", settings))
 
     params = context.params
     assert params["process_id"] == "cam1"

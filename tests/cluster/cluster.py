@@ -588,9 +588,7 @@ def api(lay: Layout, method: str, path: str, body: object = None) -> tuple[int, 
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(lay.server + path, data=data, method=method)
     if data is not None:
-        content_type = (
-            "application/apply-patch+yaml" if method == "PATCH" else "application/json"
-        )
+        content_type = "application/apply-patch+yaml" if method == "PATCH" else "application/json"
         request.add_header("Content-Type", content_type)
     try:
         with urllib.request.urlopen(request, context=_ssl_context(lay), timeout=10) as response:
@@ -770,8 +768,11 @@ def up() -> int:
     start("coredns", lay)
     wait_for("node", lambda: node_ready(lay), lay, timeout=90)
     wait_for("coredns", lambda: _http_ok("http://127.0.0.1:18181/ready"), lay)
-    wait_for("default ServiceAccount", lambda: api(
-        lay, "GET", "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200, lay)
+    wait_for(
+        "default ServiceAccount",
+        lambda: api(lay, "GET", "/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
+        lay,
+    )
     log(f"ready in {time.monotonic() - started:.1f}s (node {NODE} at {lay.node_ip})")
     print(f"KUBECONFIG={lay.kubeconfig}")
     return 0

@@ -87,7 +87,7 @@ def _delete_runc_containers(runc: str, root: Path) -> None:
         return
     for namespace_root in root.iterdir():
         listing = _run(runc, "--root", str(namespace_root), "list", "-q")
-        for container in (listing.stdout.split() if listing else []):
+        for container in listing.stdout.split() if listing else []:
             _run(runc, "--root", str(namespace_root), "kill", container, "KILL")
             _run(runc, "--root", str(namespace_root), "delete", "--force", container)
 

@@ -20,10 +20,19 @@ Obj = dict[str, Any]
 
 #: Strategic-merge keys of the lists that matter here (everything else is replaced).
 _MERGE_KEYS = {
-    "containers": "name", "initContainers": "name", "ephemeralContainers": "name",
-    "volumes": "name", "env": "name", "ports": "containerPort", "volumeMounts": "mountPath",
-    "containerStatuses": "name", "initContainerStatuses": "name", "conditions": "type",
-    "imagePullSecrets": "name", "ownerReferences": "uid", "tolerations": "key",
+    "containers": "name",
+    "initContainers": "name",
+    "ephemeralContainers": "name",
+    "volumes": "name",
+    "env": "name",
+    "ports": "containerPort",
+    "volumeMounts": "mountPath",
+    "containerStatuses": "name",
+    "initContainerStatuses": "name",
+    "conditions": "type",
+    "imagePullSecrets": "name",
+    "ownerReferences": "uid",
+    "tolerations": "key",
 }
 
 
@@ -44,8 +53,13 @@ class ApiError(Exception):
 
     def status(self) -> Obj:
         return {
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "details": self.details,
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "details": self.details,
             "code": self.code,
         }
 
@@ -147,8 +161,13 @@ def strategic_merge_patch(target: Any, patch: Any, field_name: str = "") -> Any:
         merged = [copy.deepcopy(item) for item in target]
         for item in patch:
             index = next(
-                (i for i, old in enumerate(merged) if isinstance(old, dict)
-                 and isinstance(item, dict) and old.get(key) == item.get(key)),
+                (
+                    i
+                    for i, old in enumerate(merged)
+                    if isinstance(old, dict)
+                    and isinstance(item, dict)
+                    and old.get(key) == item.get(key)
+                ),
                 None,
             )
             if index is None:
@@ -174,8 +193,11 @@ def apply_json_patch(target: Obj, ops: Any) -> Obj:
     try:
         return jsonpatch.apply_patch(target, ops)  # type: ignore[no-any-return]
     except jsonpatch.JsonPatchTestFailed as error:
-        raise ApiError(422, "Invalid", f"the server rejected our request due to an error in "
-                                       f"our request: test failed: {error}") from error
+        raise ApiError(
+            422,
+            "Invalid",
+            f"the server rejected our request due to an error in our request: test failed: {error}",
+        ) from error
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as error:
         raise ApiError(422, "Invalid", f"invalid JSON patch: {error}") from error
 
@@ -199,6 +221,10 @@ def parse_path(path: str) -> parsing.ParsedPath:
     if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
         namespace, rest = rest[1], rest[2:]
     return parsing.ParsedPath(
-        group=group, version=version, plural=rest[0] if rest else None, namespace=namespace,
-        name=rest[1] if len(rest) > 1 else None, subresource="/".join(rest[2:]) or None,
+        group=group,
+        version=version,
+        plural=rest[0] if rest else None,
+        namespace=namespace,
+        name=rest[1] if len(rest) > 1 else None,
+        subresource="/".join(rest[2:]) or None,
     )

@@ -50,9 +50,7 @@ def kubeconfig(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> Pa
     monkeypatch.setenv("KUBECONFIG", path)
     # Both clients read $KUBECONFIG once, at import.
     monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", path)
-    monkeypatch.setattr(
-        kubernetes_asyncio.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", path
-    )
+    monkeypatch.setattr(kubernetes_asyncio.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", path)
     # In-cluster login comes first in kopf's login_via_client: make sure it fails.
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     return emulator.kubeconfig
@@ -68,9 +66,12 @@ class OperatorRunner(KopfRunner):
     def wait_watching(self, resource: Any = FFMPEG_PROCESSES, timeout: float = 10.0) -> None:
         """Block until the operator has a watch stream open on ``resource``."""
         self.emulator.wait_for(
-            lambda: self.emulator.watchers(as_resource(resource)) > 0
-            or self._thread.is_alive() is False,
-            timeout, f"the operator did not start watching {resource}",
+            lambda: (
+                self.emulator.watchers(as_resource(resource)) > 0
+                or self._thread.is_alive() is False
+            ),
+            timeout,
+            f"the operator did not start watching {resource}",
         )
         if not self._thread.is_alive():
             raise RuntimeError(f"the operator exited: {self.future.result().output}")
@@ -119,13 +120,13 @@ def kopf_runner_factory(
             peering_namespace = None if clusterwide else namespaces[0]
             kind = "clusterkopfpeerings" if clusterwide else "kopfpeerings"
             if emulator.get(f"kopf.dev/v1/{kind}", peering_namespace, peering) is None:
-                emulator.create(f"kopf.dev/v1/{kind}", {"metadata": {"name": peering}},
-                                peering_namespace)
+                emulator.create(
+                    f"kopf.dev/v1/{kind}", {"metadata": {"name": peering}}, peering_namespace
+                )
             argv.append(f"--peering={peering}")
         argv += [arg for module in modules for arg in ("-m", module)]
         argv += list(paths)
-        runner = OperatorRunner(emulator, argv, registry=registry, settings=settings,
-                                timeout=30)
+        runner = OperatorRunner(emulator, argv, registry=registry, settings=settings, timeout=30)
         runner.__enter__()
         started.append(runner)
         if wait is not None:

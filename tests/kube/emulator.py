@@ -126,8 +126,14 @@ APPLY_PATCH = "application/apply-patch+yaml"
 
 #: Metadata only the server writes; client writes to them are ignored (as the API server does).
 _SERVER_METADATA = (
-    "name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-    "deletionGracePeriodSeconds", "generation", "resourceVersion",
+    "name",
+    "namespace",
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "resourceVersion",
 )
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -230,7 +236,7 @@ class Emulator(kmock.KubernetesEmulator):
         if self.ffmpeg_processes_served:
             self.register(FFMPEG_PROCESSES, attrs.evolve(FFMPEG_PROCESS_INFO))
         self.fallback["get /version/"] << self._serve_server_version
-        object_requests = _ObjectRequests(self ** -1e6)  # above kmock's fallbacks
+        object_requests = _ObjectRequests(self**-1e6)  # above kmock's fallbacks
         self._payloads.append(_ObjectReaction(object_requests, serve=self._serve_object))
         for name in ("default", "kube-system"):
             self.create_object(NAMESPACES, {"metadata": {"name": name}})
@@ -252,10 +258,16 @@ class Emulator(kmock.KubernetesEmulator):
 
     def register_kopf_peering(self) -> None:
         """Make kopf's peering resources discoverable (for operators run with ``--peering``)."""
-        for resource, kind, namespaced in ((KOPF_PEERINGS, "KopfPeering", True),
-                                           (CLUSTER_KOPF_PEERINGS, "ClusterKopfPeering", False)):
-            self.register(resource, kmock.ResourceInfo(
-                kind=kind, singular=kind.lower(), namespaced=namespaced, verbs=ALL_VERBS))
+        for resource, kind, namespaced in (
+            (KOPF_PEERINGS, "KopfPeering", True),
+            (CLUSTER_KOPF_PEERINGS, "ClusterKopfPeering", False),
+        ):
+            self.register(
+                resource,
+                kmock.ResourceInfo(
+                    kind=kind, singular=kind.lower(), namespaced=namespaced, verbs=ALL_VERBS
+                ),
+            )
 
     def watchers(self, resource: kmock.resource | str) -> int:
         """How many watch streams of ``resource`` are open (to wait for an operator's start)."""
@@ -286,7 +298,9 @@ class Emulator(kmock.KubernetesEmulator):
         return [
             obj.raw
             for (res, ns, _), obj in self._objects.items()
-            if res == resource and not obj.deleted and (namespace is None or ns == namespace)
+            if res == resource
+            and not obj.deleted
+            and (namespace is None or ns == namespace)
             and labels_ok(obj.raw.get("metadata", {}).get("labels") or {})
             and fields_ok(obj.raw)
         ]
@@ -299,24 +313,36 @@ class Emulator(kmock.KubernetesEmulator):
         meta = body.setdefault("metadata", {})
         if info.namespaced:
             if namespace and meta.get("namespace") and meta["namespace"] != namespace:
-                raise ApiError(400, "BadRequest", "the namespace of the provided object does "
-                                                  "not match the namespace sent on the request")
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    "the namespace of the provided object does "
+                    "not match the namespace sent on the request",
+                )
             meta["namespace"] = namespace or meta.get("namespace") or "default"
         else:
             meta.pop("namespace", None)
         if not meta.get("name"):
             if not meta.get("generateName"):
-                raise ApiError(422, "Invalid", "metadata.name: Required value: name or "
-                                               "generateName is required")
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    "metadata.name: Required value: name or generateName is required",
+                )
             suffix = "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
             meta["name"] = meta["generateName"] + suffix
         self._validate_metadata(resource, meta)
         key = (resource, meta.get("namespace"), meta["name"])
         if self.live(*key) is not None:
-            raise ApiError(409, "AlreadyExists", f'{self._qualified(resource)} "{meta["name"]}" '
-                                                 "already exists", self._details(resource, meta))
-        body["apiVersion"] = (f"{resource.group}/{resource.version}" if resource.group
-                              else resource.version)
+            raise ApiError(
+                409,
+                "AlreadyExists",
+                f'{self._qualified(resource)} "{meta["name"]}" already exists',
+                self._details(resource, meta),
+            )
+        body["apiVersion"] = (
+            f"{resource.group}/{resource.version}" if resource.group else resource.version
+        )
         body["kind"] = info.kind or body.get("kind")
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(), generation=1)
         for server_only in ("deletionTimestamp", "deletionGracePeriodSeconds"):
@@ -351,8 +377,11 @@ class Emulator(kmock.KubernetesEmulator):
         if subresource not in (None, "status") or (
             subresource == "status" and "status" not in info.subresources
         ):
-            raise ApiError(404, "NotFound", f"the server could not find the requested resource "
-                                            f"({subresource} subresource)")
+            raise ApiError(
+                404,
+                "NotFound",
+                f"the server could not find the requested resource ({subresource} subresource)",
+            )
         proposed = change(copy.deepcopy(current))
         if not isinstance(proposed, dict):
             raise ApiError(422, "Invalid", "the patched object is not an object")
@@ -399,10 +428,14 @@ class Emulator(kmock.KubernetesEmulator):
         for field_name in ("uid", "resourceVersion"):
             expected = preconditions.get(field_name)
             if expected is not None and expected != meta.get(field_name):
-                raise ApiError(409, "Conflict", f"Precondition failed: {field_name} in "
-                                                f"precondition: {expected}, in object meta: "
-                                                f"{meta.get(field_name)}",
-                               self._details(resource, meta))
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f"Precondition failed: {field_name} in "
+                    f"precondition: {expected}, in object meta: "
+                    f"{meta.get(field_name)}",
+                    self._details(resource, meta),
+                )
         grace = options.get("gracePeriodSeconds")
         orphan = options.get("propagationPolicy") == "Orphan"
         graceful = resource == PODS and self.graceful_pod_deletion and grace != 0
@@ -412,9 +445,13 @@ class Emulator(kmock.KubernetesEmulator):
             new = copy.deepcopy(current)
             new["metadata"]["deletionTimestamp"] = now_rfc3339()
             new["metadata"]["deletionGracePeriodSeconds"] = (
-                int(grace if grace is not None
-                    else current.get("spec", {}).get("terminationGracePeriodSeconds", 30))
-                if resource == PODS else 0
+                int(
+                    grace
+                    if grace is not None
+                    else current.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+                )
+                if resource == PODS
+                else 0
             )
             new["metadata"]["generation"] = int(meta.get("generation") or 0) + 1
             return self._store(resource, current, new, orphan=orphan)
@@ -511,13 +548,23 @@ class Emulator(kmock.KubernetesEmulator):
             if "gracePeriodSeconds" in options:
                 options["gracePeriodSeconds"] = int(options["gracePeriodSeconds"])
             return 200, self.delete_object(resource, ns, name, options)
-        raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the "
-                                                f"requested resource ({method} {request.url.path})")
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            f"the server does not allow this method on the "
+            f"requested resource ({method} {request.url.path})",
+        )
 
     def _patcher(self, request: rendering.Request) -> Callable[[Obj], Obj]:
-        content_type = next(
-            (value for key, value in request.headers.items() if key.lower() == "content-type"), ""
-        ).split(";")[0].strip().lower()
+        content_type = (
+            next(
+                (value for key, value in request.headers.items() if key.lower() == "content-type"),
+                "",
+            )
+            .split(";")[0]
+            .strip()
+            .lower()
+        )
         if content_type == APPLY_PATCH:
             patch = yaml.safe_load(request.text)
         else:
@@ -533,8 +580,11 @@ class Emulator(kmock.KubernetesEmulator):
                 return merge_patch(current, patch)  # type: ignore[no-any-return]
             if content_type in (STRATEGIC_MERGE_PATCH, APPLY_PATCH):
                 return strategic_merge_patch(current, patch)  # type: ignore[no-any-return]
-            raise ApiError(415, "UnsupportedMediaType",
-                           f"the body of the request was in an unknown format: {content_type}")
+            raise ApiError(
+                415,
+                "UnsupportedMediaType",
+                f"the body of the request was in an unknown format: {content_type}",
+            )
 
         return change
 
@@ -546,11 +596,15 @@ class Emulator(kmock.KubernetesEmulator):
         def change(current: Obj) -> Obj:
             name = body.get("metadata", {}).get("name")
             if name and name != current["metadata"]["name"]:
-                raise ApiError(400, "BadRequest", "the name of the object does not match the "
-                                                  "name on the URL")
+                raise ApiError(
+                    400, "BadRequest", "the name of the object does not match the name on the URL"
+                )
             if resource in self._custom and not body.get("metadata", {}).get("resourceVersion"):
-                raise ApiError(422, "Invalid", "metadata.resourceVersion: Invalid value: 0x0: "
-                                               "must be specified for an update")
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+                )
             _check_preconditions(body, current)
             return copy.deepcopy(body)
 
@@ -564,22 +618,37 @@ class Emulator(kmock.KubernetesEmulator):
         names += [c["name"] for c in spec.get("initContainers", [])]
         container = request.params.get("container") or (names[0] if len(names) == 1 else None)
         if container is None:
-            raise ApiError(400, "BadRequest", f"a container name must be specified for pod "
-                                              f"{request.name}, choose one of: {names}")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"a container name must be specified for pod "
+                f"{request.name}, choose one of: {names}",
+            )
         if container not in names:
-            raise ApiError(400, "BadRequest", f"container {container} is not valid for pod "
-                                              f"{request.name}")
+            raise ApiError(
+                400, "BadRequest", f"container {container} is not valid for pod {request.name}"
+            )
         previous = request.params.get("previous") in ("true", "1")
-        path = self.log_provider(request.namespace, request.name, container, previous) \
-            if self.log_provider else None
+        path = (
+            self.log_provider(request.namespace, request.name, container, previous)
+            if self.log_provider
+            else None
+        )
         if path is None or not path.exists():
-            raise ApiError(400, "BadRequest", f'container "{container}" in pod "{request.name}" '
-                                              "is waiting to start: ContainerCreating")
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'container "{container}" in pod "{request.name}" '
+                "is waiting to start: ContainerCreating",
+            )
         data = path.read_bytes()
         if "tailLines" in request.params:
             lines = data.splitlines(keepends=True)
-            data = b"".join(lines[-int(request.params["tailLines"]):]) if int(
-                request.params["tailLines"]) > 0 else b""
+            data = (
+                b"".join(lines[-int(request.params["tailLines"]) :])
+                if int(request.params["tailLines"]) > 0
+                else b""
+            )
         if "limitBytes" in request.params:
             data = data[: int(request.params["limitBytes"])]
         return aiohttp.web.Response(body=data, headers={"Content-Type": "text/plain"})
@@ -609,13 +678,25 @@ class Emulator(kmock.KubernetesEmulator):
         lines: list[Obj] = []
         gone = False
         if since == "0" or initial_events:
-            lines = [{"type": "ADDED", "object": obj} for obj in self.list_objects(resource)
-                     if matches(obj)]
+            lines = [
+                {"type": "ADDED", "object": obj}
+                for obj in self.list_objects(resource)
+                if matches(obj)
+            ]
             if initial_events:
-                lines.append({"type": "BOOKMARK", "object": {
-                    "kind": info.kind, "apiVersion": self._api_version(resource),
-                    "metadata": {"resourceVersion": str(self._rv),
-                                 "annotations": {"k8s.io/initial-events-end": "true"}}}})
+                lines.append(
+                    {
+                        "type": "BOOKMARK",
+                        "object": {
+                            "kind": info.kind,
+                            "apiVersion": self._api_version(resource),
+                            "metadata": {
+                                "resourceVersion": str(self._rv),
+                                "annotations": {"k8s.io/initial-events-end": "true"},
+                            },
+                        },
+                    }
+                )
         else:
             try:
                 since_rv = int(since)
@@ -623,12 +704,24 @@ class Emulator(kmock.KubernetesEmulator):
                 raise ApiError(400, "BadRequest", f"invalid resourceVersion {since!r}") from None
             if since_rv < feed.dropped_rv:
                 gone = True
-                lines = [{"type": "ERROR", "object": ApiError(
-                    410, "Expired", f"too old resource version: {since_rv} "
-                                    f"({feed.dropped_rv})").status()}]
+                lines = [
+                    {
+                        "type": "ERROR",
+                        "object": ApiError(
+                            410,
+                            "Expired",
+                            f"too old resource version: {since_rv} ({feed.dropped_rv})",
+                        ).status(),
+                    }
+                ]
             else:
-                lines = [line for event in feed.history if event.rv > since_rv
-                         for line in [_translate(event, matches)] if line]
+                lines = [
+                    line
+                    for event in feed.history
+                    if event.rv > since_rv
+                    for line in [_translate(event, matches)]
+                    if line
+                ]
         queue: asyncio.Queue[_Event | None] = asyncio.Queue()
         if not gone:
             feed.queues.add(queue)  # in the same step as the snapshot: no event is missed
@@ -645,8 +738,9 @@ class Emulator(kmock.KubernetesEmulator):
                 if remaining <= 0:
                     break
                 try:
-                    event = await asyncio.wait_for(queue.get(), None if math.isinf(remaining)
-                                                   else remaining)
+                    event = await asyncio.wait_for(
+                        queue.get(), None if math.isinf(remaining) else remaining
+                    )
                 except TimeoutError:
                     break
                 if event is None:
@@ -678,24 +772,43 @@ class Emulator(kmock.KubernetesEmulator):
             info = self.resources[res]
             kind = info.kind or (res.plural or "").capitalize()
             verbs = sorted(info.verbs or ALL_VERBS)
-            entries.append({
-                "name": res.plural, "singularName": info.singular or "", "kind": kind,
-                "namespaced": bool(info.namespaced), "verbs": verbs,
-                "shortNames": sorted(info.shortnames), "categories": sorted(info.categories),
-            })
-            entries.extend({
-                "name": f"{res.plural}/{sub}", "singularName": "", "kind": kind,
-                "namespaced": bool(info.namespaced), "verbs": ["get", "patch", "update"],
-            } for sub in sorted(info.subresources))
+            entries.append(
+                {
+                    "name": res.plural,
+                    "singularName": info.singular or "",
+                    "kind": kind,
+                    "namespaced": bool(info.namespaced),
+                    "verbs": verbs,
+                    "shortNames": sorted(info.shortnames),
+                    "categories": sorted(info.categories),
+                }
+            )
+            entries.extend(
+                {
+                    "name": f"{res.plural}/{sub}",
+                    "singularName": "",
+                    "kind": kind,
+                    "namespaced": bool(info.namespaced),
+                    "verbs": ["get", "patch", "update"],
+                }
+                for sub in sorted(info.subresources)
+            )
         return {
-            "apiVersion": "v1", "kind": "APIResourceList", "resources": entries,
+            "apiVersion": "v1",
+            "kind": "APIResourceList",
+            "resources": entries,
             "groupVersion": self._api_version(request.resource),
         }
 
     async def _serve_server_version(self, request: rendering.Request) -> rendering.Payload:
         return {
-            "major": "1", "minor": "33", "gitVersion": "v1.33.0-kmock", "gitTreeState": "clean",
-            "buildDate": "2025-04-23T00:00:00Z", "goVersion": "go1.24.2", "compiler": "gc",
+            "major": "1",
+            "minor": "33",
+            "gitVersion": "v1.33.0-kmock",
+            "gitTreeState": "clean",
+            "buildDate": "2025-04-23T00:00:00Z",
+            "goVersion": "go1.24.2",
+            "compiler": "gc",
             "platform": "linux/amd64",
         }
 
@@ -710,20 +823,30 @@ class Emulator(kmock.KubernetesEmulator):
         info = self._info(resource)
         obj = self.live(resource, namespace if info.namespaced else None, name)
         if obj is None:
-            raise ApiError(404, "NotFound", f'{self._qualified(resource)} "{name}" not found',
-                           {"name": name, "group": resource.group, "kind": resource.plural})
+            raise ApiError(
+                404,
+                "NotFound",
+                f'{self._qualified(resource)} "{name}" not found',
+                {"name": name, "group": resource.group, "kind": resource.plural},
+            )
         return obj
 
     def _next_rv(self) -> str:
         self._rv += 1
         return str(self._rv)
 
-    def _store(self, resource: kmock.resource, current: Obj, new: Obj, *,
-               orphan: bool = False) -> Obj:
+    def _store(
+        self, resource: kmock.resource, current: Obj, new: Obj, *, orphan: bool = False
+    ) -> Obj:
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not (
-            resource == PODS and self.graceful_pod_deletion
-            and meta.get("deletionGracePeriodSeconds")
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not (
+                resource == PODS
+                and self.graceful_pod_deletion
+                and meta.get("deletionGracePeriodSeconds")
+            )
         ):
             return self._remove(resource, new, orphan=orphan)
         if resource == CRDS:
@@ -754,8 +877,10 @@ class Emulator(kmock.KubernetesEmulator):
     def _collect_dependents(self, owner_uid: str) -> None:
         """Garbage collection: dependents whose owners are all gone are deleted."""
         dependents = [
-            (res, obj.raw) for (res, _, _), obj in list(self._objects.items())
-            if not obj.deleted and any(
+            (res, obj.raw)
+            for (res, _, _), obj in list(self._objects.items())
+            if not obj.deleted
+            and any(
                 ref.get("uid") == owner_uid
                 for ref in obj.raw.get("metadata", {}).get("ownerReferences") or []
             )
@@ -765,11 +890,16 @@ class Emulator(kmock.KubernetesEmulator):
             refs = meta["ownerReferences"]
             if any(ref.get("uid") in self._uids for ref in refs):
                 remaining = [ref for ref in refs if ref.get("uid") != owner_uid]
-                self.update_object(res, meta.get("namespace"), meta["name"], lambda o, r=remaining:
-                                   merge_patch(o, {"metadata": {"ownerReferences": r}}))
+                self.update_object(
+                    res,
+                    meta.get("namespace"),
+                    meta["name"],
+                    lambda o, r=remaining: merge_patch(o, {"metadata": {"ownerReferences": r}}),
+                )
             elif self.live(res, meta.get("namespace"), meta["name"]) is not None:
-                self.delete_object(res, meta.get("namespace"), meta["name"],
-                                   {"propagationPolicy": "Background"})
+                self.delete_object(
+                    res, meta.get("namespace"), meta["name"], {"propagationPolicy": "Background"}
+                )
 
     def _trim_history(self, key: Key) -> None:
         del self._objects[key].history[: -self.history_limit]
@@ -797,28 +927,39 @@ class Emulator(kmock.KubernetesEmulator):
             self.register(
                 kmock.resource(spec.get("group"), version["name"], names.get("plural")),
                 kmock.ResourceInfo(
-                    kind=names.get("kind"), singular=names.get("singular"),
+                    kind=names.get("kind"),
+                    singular=names.get("singular"),
                     namespaced=spec.get("scope", "Namespaced") == "Namespaced",
-                    shortnames=names.get("shortNames", []), categories=names.get("categories", []),
-                    subresources=list(version.get("subresources", {})), verbs=ALL_VERBS,
+                    shortnames=names.get("shortNames", []),
+                    categories=names.get("categories", []),
+                    subresources=list(version.get("subresources", {})),
+                    verbs=ALL_VERBS,
                 ),
             )
         crd["status"] = {
             "acceptedNames": names,
             "storedVersions": [v["name"] for v in spec.get("versions", []) if v.get("storage")],
             "conditions": [
-                {"type": kind, "status": "True", "reason": reason, "lastTransitionTime":
-                    crd["metadata"].get("creationTimestamp") or now_rfc3339(), "message": ""}
-                for kind, reason in (("NamesAccepted", "NoConflicts"),
-                                     ("Established", "InitialNamesAccepted"))
+                {
+                    "type": kind,
+                    "status": "True",
+                    "reason": reason,
+                    "lastTransitionTime": crd["metadata"].get("creationTimestamp") or now_rfc3339(),
+                    "message": "",
+                }
+                for kind, reason in (
+                    ("NamesAccepted", "NoConflicts"),
+                    ("Established", "InitialNamesAccepted"),
+                )
             ],
         }
 
     def _unregister_crd(self, crd: Obj) -> None:
         spec = crd.get("spec", {})
         for version in spec.get("versions", []):
-            resource = kmock.resource(spec.get("group"), version["name"],
-                                      spec.get("names", {}).get("plural"))
+            resource = kmock.resource(
+                spec.get("group"), version["name"], spec.get("names", {}).get("plural")
+            )
             for obj in self.list_objects(resource):
                 self._remove(resource, obj)
             self.resources.pop(resource, None)
@@ -827,22 +968,35 @@ class Emulator(kmock.KubernetesEmulator):
     def _validate_metadata(self, resource: kmock.resource, meta: Obj) -> None:
         name = meta.get("name", "")
         if len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-            raise ApiError(422, "Invalid", f'{self._qualified(resource)} "{name}" is invalid: '
-                                           "metadata.name: Invalid value: a lowercase RFC 1123 "
-                                           "subdomain must consist of lower case alphanumeric "
-                                           "characters, '-' or '.'", self._details(resource, meta))
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{self._qualified(resource)} "{name}" is invalid: '
+                "metadata.name: Invalid value: a lowercase RFC 1123 "
+                "subdomain must consist of lower case alphanumeric "
+                "characters, '-' or '.'",
+                self._details(resource, meta),
+            )
         labels = meta.get("labels") or {}
         for key, value in labels.items():
             prefix, _, label_name = key.rpartition("/")
             valid = (
-                isinstance(value, str) and len(value) <= 63 and _LABEL_VALUE.match(value)
-                and len(label_name) <= 63 and _LABEL_NAME.match(label_name)
+                isinstance(value, str)
+                and len(value) <= 63
+                and _LABEL_VALUE.match(value)
+                and len(label_name) <= 63
+                and _LABEL_NAME.match(label_name)
                 and (not prefix or (len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix)))
             )
             if not valid:
-                raise ApiError(422, "Invalid", f'{self._qualified(resource)} "{name}" is '
-                                               f"invalid: metadata.labels: Invalid value: "
-                                               f"{key!r}: {value!r}", self._details(resource, meta))
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    f'{self._qualified(resource)} "{name}" is '
+                    f"invalid: metadata.labels: Invalid value: "
+                    f"{key!r}: {value!r}",
+                    self._details(resource, meta),
+                )
 
     def _qualified(self, resource: kmock.resource) -> str:
         return f"{resource.plural}.{resource.group}" if resource.group else str(resource.plural)
@@ -854,18 +1008,22 @@ class Emulator(kmock.KubernetesEmulator):
     def _api_version(resource: kmock.resource) -> str:
         return f"{resource.group}/{resource.version}" if resource.group else str(resource.version)
 
-    def _list_body(self, resource: kmock.resource, info: kmock.ResourceInfo,
-                   items: list[Obj]) -> Obj:
+    def _list_body(
+        self, resource: kmock.resource, info: kmock.ResourceInfo, items: list[Obj]
+    ) -> Obj:
         return {
-            "apiVersion": self._api_version(resource), "kind": f"{info.kind}List",
-            "metadata": {"resourceVersion": str(self._rv)}, "items": items,
+            "apiVersion": self._api_version(resource),
+            "kind": f"{info.kind}List",
+            "metadata": {"resourceVersion": str(self._rv)},
+            "items": items,
         }
 
 
 def _spec_of(obj: Obj, info: kmock.ResourceInfo) -> Obj:
     """What ``generation`` counts: everything but metadata (and status, given the subresource)."""
-    skipped = {"metadata", "apiVersion", "kind"} | ({"status"} if "status" in info.subresources
-                                                    else set())
+    skipped = {"metadata", "apiVersion", "kind"} | (
+        {"status"} if "status" in info.subresources else set()
+    )
     return {key: value for key, value in obj.items() if key not in skipped}
 
 
@@ -875,14 +1033,24 @@ def _check_preconditions(body: Obj, current: Obj) -> None:
     details = {"name": current["metadata"]["name"], "kind": current.get("kind")}
     wanted = meta.get("resourceVersion")
     if wanted is not None and str(wanted) != current["metadata"]["resourceVersion"]:
-        raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on '
-                                        f'{current.get("kind")} "{current["metadata"]["name"]}": '
-                                        "the object has been modified; please apply your "
-                                        "changes to the latest version and try again", details)
+        raise ApiError(
+            409,
+            "Conflict",
+            f"Operation cannot be fulfilled on "
+            f'{current.get("kind")} "{current["metadata"]["name"]}": '
+            "the object has been modified; please apply your "
+            "changes to the latest version and try again",
+            details,
+        )
     if meta.get("uid") is not None and meta["uid"] != current["metadata"]["uid"]:
-        raise ApiError(409, "Conflict", f"Precondition failed: UID in precondition: "
-                                        f"{meta['uid']}, UID in object meta: "
-                                        f"{current['metadata']['uid']}", details)
+        raise ApiError(
+            409,
+            "Conflict",
+            f"Precondition failed: UID in precondition: "
+            f"{meta['uid']}, UID in object meta: "
+            f"{current['metadata']['uid']}",
+            details,
+        )
 
 
 def _body(request: rendering.Request, *, allow_list: bool = False) -> Any:
@@ -901,14 +1069,28 @@ async def _parse_request(raw: aiohttp.web.BaseRequest, number: int) -> rendering
     except ValueError:
         data = None
     k8s = parse_path(raw.path)
-    resource = None if k8s.group is None else kmock.resource(
-        group=k8s.group, version=k8s.version, plural=k8s.plural)
+    resource = (
+        None
+        if k8s.group is None
+        else kmock.resource(group=k8s.group, version=k8s.version, plural=k8s.plural)
+    )
     method = kmock.method(raw.method)
     return rendering.Request(
-        id=number, raw_request=raw, url=raw.url, method=raw.method, params=dict(raw.query),
-        headers=dict(raw.headers), cookies=dict(raw.cookies), data=data, body=body, text=text,
-        action=parsing.guess_k8s(k8s, method, dict(raw.query)), resource=resource,
-        namespace=k8s.namespace, name=k8s.name, subresource=k8s.subresource,
+        id=number,
+        raw_request=raw,
+        url=raw.url,
+        method=raw.method,
+        params=dict(raw.query),
+        headers=dict(raw.headers),
+        cookies=dict(raw.cookies),
+        data=data,
+        body=body,
+        text=text,
+        action=parsing.guess_k8s(k8s, method, dict(raw.query)),
+        resource=resource,
+        namespace=k8s.namespace,
+        name=k8s.name,
+        subresource=k8s.subresource,
     )
 
 
@@ -939,8 +1121,9 @@ def _translate(event: _Event, matches: Callable[[Obj | None], bool]) -> Obj | No
 
 def _json_response(body: Any, status: int = 200) -> aiohttp.web.Response:
     # Exactly "application/json": aiohttp's json_response adds a charset, lightkube rejects it.
-    return aiohttp.web.Response(body=json.dumps(body).encode(), status=status,
-                                headers={"Content-Type": "application/json"})
+    return aiohttp.web.Response(
+        body=json.dumps(body).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
 
 
 # --- the thread --------------------------------------------------------------------------------
@@ -949,11 +1132,18 @@ def _json_response(body: Any, status: int = 200) -> aiohttp.web.Response:
 def write_kubeconfig(path: Path, url: str, namespace: str = "default") -> Path:
     """A kubeconfig whose current context points at ``url`` (any token is accepted)."""
     config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "emulator", "preferences": {},
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "emulator",
+        "preferences": {},
         "clusters": [{"name": "emulator", "cluster": {"server": url}}],
         "users": [{"name": "tester", "user": {"token": "emulator-token"}}],
-        "contexts": [{"name": "emulator", "context": {
-            "cluster": "emulator", "user": "tester", "namespace": namespace}}],
+        "contexts": [
+            {
+                "name": "emulator",
+                "context": {"cluster": "emulator", "user": "tester", "namespace": namespace},
+            }
+        ],
     }
     path.write_text(yaml.safe_dump(config))
     return path
@@ -1022,7 +1212,9 @@ class RunningEmulator:
         async with self.handler:
             # handler_cancellation: a watch whose client went away ends (and stops counting).
             server = aiohttp.web.Server(
-                self.handler, handler_cancellation=True, access_log=None  # type: ignore[arg-type]
+                self.handler,
+                handler_cancellation=True,
+                access_log=None,  # type: ignore[arg-type]
             )
             runner = aiohttp.web.ServerRunner(server, shutdown_timeout=1.0)
             await runner.setup()
@@ -1052,45 +1244,76 @@ class RunningEmulator:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
 
     def objects(
-        self, resource: kmock.resource | str, namespace: str | None = None, *,
-        label_selector: str | None = None, field_selector: str | None = None,
+        self,
+        resource: kmock.resource | str,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> list[Obj]:
         """Copies of the live objects of ``resource`` (all namespaces when ``namespace=None``)."""
-        return copy.deepcopy(self.call(self.handler.list_objects, as_resource(resource),
-                                       namespace, label_selector, field_selector))
+        return copy.deepcopy(
+            self.call(
+                self.handler.list_objects,
+                as_resource(resource),
+                namespace,
+                label_selector,
+                field_selector,
+            )
+        )
 
     def get(self, resource: kmock.resource | str, namespace: str | None, name: str) -> Obj | None:
         """A copy of the live object, or None."""
         return copy.deepcopy(self.call(self.handler.live, as_resource(resource), namespace, name))
 
-    def create(self, resource: kmock.resource | str, body: Obj,
-               namespace: str | None = None) -> Obj:
-        return copy.deepcopy(self.call(self.handler.create_object, as_resource(resource), body,
-                                       namespace))
+    def create(
+        self, resource: kmock.resource | str, body: Obj, namespace: str | None = None
+    ) -> Obj:
+        return copy.deepcopy(
+            self.call(self.handler.create_object, as_resource(resource), body, namespace)
+        )
 
-    def patch(self, resource: kmock.resource | str, namespace: str | None, name: str,
-              patch: Obj, *, subresource: str | None = None) -> Obj:
+    def patch(
+        self,
+        resource: kmock.resource | str,
+        namespace: str | None,
+        name: str,
+        patch: Obj,
+        *,
+        subresource: str | None = None,
+    ) -> Obj:
         """A merge patch (``metadata.resourceVersion`` in it is a precondition)."""
 
         def change(current: Obj) -> Obj:
             _check_preconditions(patch, current)
             return merge_patch(current, patch)  # type: ignore[no-any-return]
 
-        return copy.deepcopy(self.call(self.handler.update_object, as_resource(resource),
-                                       namespace, name, change, subresource))
+        return copy.deepcopy(
+            self.call(
+                self.handler.update_object,
+                as_resource(resource),
+                namespace,
+                name,
+                change,
+                subresource,
+            )
+        )
 
-    def patch_status(self, resource: kmock.resource | str, namespace: str | None, name: str,
-                     status: Obj) -> Obj:
+    def patch_status(
+        self, resource: kmock.resource | str, namespace: str | None, name: str, status: Obj
+    ) -> Obj:
         """Merge ``status`` into the object's status (through the status subresource if any)."""
         info = self.call(self.handler._info, as_resource(resource))
         subresource = "status" if "status" in info.subresources else None
         return self.patch(resource, namespace, name, {"status": status}, subresource=subresource)
 
-    def delete(self, resource: kmock.resource | str, namespace: str | None, name: str,
-               **options: Any) -> Obj:
+    def delete(
+        self, resource: kmock.resource | str, namespace: str | None, name: str, **options: Any
+    ) -> Obj:
         """DELETE with ``options`` as DeleteOptions (``gracePeriodSeconds``, ``preconditions``)."""
-        return copy.deepcopy(self.call(self.handler.delete_object, as_resource(resource),
-                                       namespace, name, options))
+        return copy.deepcopy(
+            self.call(self.handler.delete_object, as_resource(resource), namespace, name, options)
+        )
 
     def watchers(self, resource: kmock.resource | str) -> int:
         return self.call(self.handler.watchers, resource)
@@ -1102,8 +1325,7 @@ class RunningEmulator:
     def resource_version(self) -> int:
         return self.call(lambda: self.handler.resource_version)
 
-    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0,
-                 message: str = "") -> T:
+    def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, message: str = "") -> T:
         """Poll ``predicate`` until it returns something truthy; return that."""
         deadline = time.monotonic() + timeout
         while True:

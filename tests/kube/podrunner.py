@@ -125,9 +125,9 @@ class PathMap:
         self.mapping = {path.rstrip("/"): host for path, host in mapping.items() if path != "/"}
         ordered = sorted(self.mapping, key=len, reverse=True)
         self._pattern = (
-            re.compile(r"(?<![\w.\-/])(" + "|".join(map(re.escape, ordered))
-                       + r")(?=/|$|[^\w.\-])")
-            if ordered else None
+            re.compile(r"(?<![\w.\-/])(" + "|".join(map(re.escape, ordered)) + r")(?=/|$|[^\w.\-])")
+            if ordered
+            else None
         )
 
     def __call__(self, text: str) -> str:
@@ -212,8 +212,11 @@ class PodWorker:
         spec = pod.get("spec", {})
         self.restart_policy: str = spec.get("restartPolicy", "Always")
         self.containers = [
-            Container(c, "sidecar" if c.get("restartPolicy") == "Always" else "init",
-                      self.directory / "containers" / c["name"])
+            Container(
+                c,
+                "sidecar" if c.get("restartPolicy") == "Always" else "init",
+                self.directory / "containers" / c["name"],
+            )
             for c in spec.get("initContainers", [])
         ] + [
             Container(c, "main", self.directory / "containers" / c["name"])
@@ -255,8 +258,9 @@ class PodWorker:
                     code = await self._supervise(container)
                     if code != 0 or self.deleting:
                         self.phase = "Failed" if code != 0 else self.phase
-                        await self._stop_containers([c for c in self.containers
-                                                     if c.kind == "sidecar"])
+                        await self._stop_containers(
+                            [c for c in self.containers if c.kind == "sidecar"]
+                        )
                         await asyncio.gather(*sidecars, return_exceptions=True)
                         await self.report()
                         return
@@ -359,27 +363,40 @@ class PodWorker:
             argv, env, cwd = self._command_line(container)
             with container.log_path.open("wb") as log:
                 container.process = await asyncio.create_subprocess_exec(
-                    *argv, stdin=asyncio.subprocess.DEVNULL, stdout=log,
-                    stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True,
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=asyncio.subprocess.STDOUT,
+                    env=env,
+                    cwd=cwd,
+                    start_new_session=True,
                 )
         except Exception as error:  # whatever keeps it from starting is the container's failure
-            container.state = {"terminated": {
-                "exitCode": 128, "reason": "StartError", "message": str(error),
-                "startedAt": started, "finishedAt": now_rfc3339(),
-            }}
+            container.state = {
+                "terminated": {
+                    "exitCode": 128,
+                    "reason": "StartError",
+                    "message": str(error),
+                    "startedAt": started,
+                    "finishedAt": now_rfc3339(),
+                }
+            }
             return 128
         container.state = {"running": {"startedAt": started}}
         if container.stopping or self.deleting:  # deleted while it was being started
             _signal_group(container.process, signal.SIGTERM)
             asyncio.get_running_loop().call_later(
-                self.grace_s, _signal_group, container.process, signal.SIGKILL)
+                self.grace_s, _signal_group, container.process, signal.SIGKILL
+            )
         if container.kind == "main" or container.restart_count:
             await self.report()
         returncode = await container.process.wait()
         code = 128 - returncode if returncode < 0 else returncode
         terminated: Obj = {
-            "exitCode": code, "reason": "Completed" if code == 0 else "Error",
-            "startedAt": started, "finishedAt": now_rfc3339(),
+            "exitCode": code,
+            "reason": "Completed" if code == 0 else "Error",
+            "startedAt": started,
+            "finishedAt": now_rfc3339(),
             "containerID": container.container_id,
         }
         if returncode < 0:
@@ -429,7 +446,8 @@ class PodWorker:
             body = {"metadata": {"uid": self.uid}, "status": self._status()}
             try:
                 async with self.runner.session.patch(
-                    self._url("/status"), data=json.dumps(body),
+                    self._url("/status"),
+                    data=json.dumps(body),
                     headers={"Content-Type": "application/merge-patch+json"},
                 ) as response:
                     if response.status in (404, 409):
@@ -444,8 +462,12 @@ class PodWorker:
         condition_time = self.start_time
 
         def condition(kind: str, value: bool, extra: Obj | None = None) -> Obj:
-            return {"type": kind, "status": "True" if value else "False",
-                    "lastTransitionTime": condition_time, **(extra or {})}
+            return {
+                "type": kind,
+                "status": "True" if value else "False",
+                "lastTransitionTime": condition_time,
+                **(extra or {}),
+            }
 
         return {
             "phase": self.phase,
@@ -471,8 +493,10 @@ class PodWorker:
             message = container.termination_path.read_bytes()[:_TERMINATION_MESSAGE_LIMIT]
         except OSError:
             message = b""
-        if not message and code != 0 and (
-            container.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError"
+        if (
+            not message
+            and code != 0
+            and (container.spec.get("terminationMessagePolicy") == "FallbackToLogsOnError")
         ):
             with contextlib.suppress(OSError):
                 lines = container.log_path.read_bytes().splitlines()[-_FALLBACK_LOG_LINES:]
@@ -511,12 +535,14 @@ class PodWorker:
     def _command_line(self, container: Container) -> tuple[list[str], dict[str, str], str]:
         spec = container.spec
         mounts = {
-            mount["mountPath"]: str(self.volumes.get(mount["name"], container.directory)
-                                    / mount.get("subPath", ""))
+            mount["mountPath"]: str(
+                self.volumes.get(mount["name"], container.directory) / mount.get("subPath", "")
+            )
             for mount in spec.get("volumeMounts", [])
         }
         mounts[spec.get("terminationMessagePath", "/dev/termination-log")] = str(
-            container.termination_path)
+            container.termination_path
+        )
         rewrite_paths = PathMap(mounts)
 
         def rewrite(text: str) -> str:
@@ -533,7 +559,8 @@ class PodWorker:
                 raise ValueError(f"no command and no known entrypoint for image {image!r}")
             command = list(entrypoint)
         prefix = self.runner.commands.get(command[0]) or self.runner.commands.get(
-            os.path.basename(command[0]))
+            os.path.basename(command[0])
+        )
         argv = (list(prefix) if prefix else [command[0]]) + [
             rewrite(part) for part in command[1:] + args
         ]
@@ -570,11 +597,15 @@ class PodWorker:
             if labelled:
                 return str((meta.get(labelled.group(1)) or {}).get(labelled.group(2), ""))
             return {
-                "metadata.name": self.name, "metadata.namespace": self.namespace,
-                "metadata.uid": self.uid, "status.podIP": self.pod_ip,
-                "status.hostIP": "127.0.0.1", "spec.nodeName": "podrunner",
+                "metadata.name": self.name,
+                "metadata.namespace": self.namespace,
+                "metadata.uid": self.uid,
+                "status.podIP": self.pod_ip,
+                "status.hostIP": "127.0.0.1",
+                "spec.nodeName": "podrunner",
                 "spec.serviceAccountName": self.pod.get("spec", {}).get(
-                    "serviceAccountName", "default"),
+                    "serviceAccountName", "default"
+                ),
             }.get(path, "")
         for ref_name, kind in (("configMapKeyRef", "configmaps"), ("secretKeyRef", "secrets")):
             if ref_name in source:
@@ -666,8 +697,9 @@ class PodRunner:
         """The worker of the latest Pod of that name (also after it finished)."""
         return self._latest.get((namespace, name))
 
-    def log_path(self, namespace: str, name: str, container: str,
-                 previous: bool = False) -> Path | None:
+    def log_path(
+        self, namespace: str, name: str, container: str, previous: bool = False
+    ) -> Path | None:
         worker = self._latest.get((namespace, name))
         found = worker.container(container) if worker else None
         if found is None:
@@ -682,7 +714,8 @@ class PodRunner:
         """Host PIDs of the Pod's running containers, by container name."""
         worker = self._latest.get((namespace, name))
         return {
-            c.name: c.process.pid for c in (worker.containers if worker else [])
+            c.name: c.process.pid
+            for c in (worker.containers if worker else [])
             if c.process is not None and c.process.returncode is None
         }
 
@@ -691,15 +724,15 @@ class PodRunner:
         worker = self._latest.get((namespace, name))
         return worker.volumes.get(volume) if worker else None
 
-    def wait_phase(self, namespace: str, name: str, *phases: str,
-                   timeout: float = 10.0) -> Obj:
+    def wait_phase(self, namespace: str, name: str, *phases: str, timeout: float = 10.0) -> Obj:
         """Block until the Pod's status reports one of ``phases``; return that status."""
 
         def status() -> Obj:
             return (self.emulator.get("v1/pods", namespace, name) or {}).get("status") or {}
 
         return self.emulator.wait_for(
-            lambda: status().get("phase") in phases and status(), timeout,
+            lambda: status().get("phase") in phases and status(),
+            timeout,
             f"pod {namespace}/{name} never reached {phases}",
         )
 
@@ -733,8 +766,9 @@ class PodRunner:
             finally:
                 self.max_grace_s = min(self.max_grace_s, 1.0)
                 live = [w for w in self.workers.values() if not w.deleting]
-                await asyncio.gather(*(w.terminate() for w in live), *self._tasks,
-                                     return_exceptions=True)
+                await asyncio.gather(
+                    *(w.terminate() for w in live), *self._tasks, return_exceptions=True
+                )
                 for worker in self.workers.values():
                     await worker.kill_all()
 
@@ -749,10 +783,14 @@ class PodRunner:
                 for uid, worker in list(self.workers.items()):
                     if uid not in uids and not worker.gone:
                         self._observe("DELETED", worker.pod)
-                params = {"watch": "true", "timeoutSeconds": "60",
-                          "resourceVersion": listing["metadata"]["resourceVersion"]}
-                async with self.session.get("/api/v1/pods", params=params,
-                                            timeout=aiohttp.ClientTimeout(total=None)) as stream:
+                params = {
+                    "watch": "true",
+                    "timeoutSeconds": "60",
+                    "resourceVersion": listing["metadata"]["resourceVersion"],
+                }
+                async with self.session.get(
+                    "/api/v1/pods", params=params, timeout=aiohttp.ClientTimeout(total=None)
+                ) as stream:
                     async for line in stream.content:
                         if line.strip():
                             event = json.loads(line)

@@ -30,8 +30,10 @@ def http(emulator: RunningEmulator) -> Iterator[httpx.Client]:
 
 def ffp(name: str, **spec: Any) -> dict[str, Any]:
     return {
-        "apiVersion": "ffmpeg-operator.io/v1alpha1", "kind": "FFmpegProcess",
-        "metadata": {"name": name}, "spec": spec or {"id": name},
+        "apiVersion": "ffmpeg-operator.io/v1alpha1",
+        "kind": "FFmpegProcess",
+        "metadata": {"name": name},
+        "spec": spec or {"id": name},
     }
 
 
@@ -72,8 +74,10 @@ def test_kubernetes_client_create_returns_the_created_object(
         "ffmpeg-operator.io", "v1alpha1", "default", "ffmpegprocesses", ffp("a")
     )
 
-    assert created["metadata"]["uid"] == emulator.get(FFMPEG_PROCESSES, "default", "a")[
-        "metadata"]["uid"]
+    assert (
+        created["metadata"]["uid"]
+        == emulator.get(FFMPEG_PROCESSES, "default", "a")["metadata"]["uid"]
+    )
 
 
 async def test_kubernetes_asyncio_client_lists_what_was_created(
@@ -147,8 +151,7 @@ def test_every_write_bumps_the_resource_version(http: httpx.Client) -> None:
 
     patched = http.patch(f"{FFP_PATH}/a", json={"spec": {"id": "b"}}, headers=MERGE).json()
 
-    assert int(patched["metadata"]["resourceVersion"]) > int(
-        created["metadata"]["resourceVersion"])
+    assert int(patched["metadata"]["resourceVersion"]) > int(created["metadata"]["resourceVersion"])
 
 
 def test_a_patch_that_changes_nothing_keeps_the_resource_version(http: httpx.Client) -> None:
@@ -170,20 +173,23 @@ def test_generation_bumps_on_a_spec_change(http: httpx.Client) -> None:
 def test_generation_stays_on_a_status_patch(http: httpx.Client) -> None:
     http.post(FFP_PATH, json=ffp("a"))
 
-    patched = http.patch(f"{FFP_PATH}/a/status", json={"status": {"state": "running"}},
-                         headers=MERGE).json()
+    patched = http.patch(
+        f"{FFP_PATH}/a/status", json={"status": {"state": "running"}}, headers=MERGE
+    ).json()
 
     assert patched["status"] == {"state": "running"}
     assert patched["metadata"]["generation"] == 1
 
 
-def test_a_write_to_the_object_keeps_the_status(emulator: RunningEmulator,
-                                                http: httpx.Client) -> None:
+def test_a_write_to_the_object_keeps_the_status(
+    emulator: RunningEmulator, http: httpx.Client
+) -> None:
     http.post(FFP_PATH, json=ffp("a"))
     emulator.patch_status(FFMPEG_PROCESSES, "default", "a", {"state": "running"})
 
-    patched = http.patch(f"{FFP_PATH}/a", json={"status": {"state": "failed"}},
-                         headers=MERGE).json()
+    patched = http.patch(
+        f"{FFP_PATH}/a", json={"status": {"state": "failed"}}, headers=MERGE
+    ).json()
 
     assert patched["status"] == {"state": "running"}
 
@@ -191,16 +197,21 @@ def test_a_write_to_the_object_keeps_the_status(emulator: RunningEmulator,
 def test_a_write_to_status_changes_only_the_status(http: httpx.Client) -> None:
     http.post(FFP_PATH, json=ffp("a", id="a"))
 
-    patched = http.patch(f"{FFP_PATH}/a/status", headers=MERGE,
-                         json={"spec": {"id": "b"}, "status": {"state": "running"}}).json()
+    patched = http.patch(
+        f"{FFP_PATH}/a/status",
+        headers=MERGE,
+        json={"spec": {"id": "b"}, "status": {"state": "running"}},
+    ).json()
 
     assert patched["spec"] == {"id": "a"}
 
 
 def test_json_patch_with_a_failed_test_is_422(http: httpx.Client) -> None:
     http.post(FFP_PATH, json=ffp("a"))
-    ops = [{"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
-           {"op": "add", "path": "/metadata/finalizers", "value": ["x"]}]
+    ops = [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "1"},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["x"]},
+    ]
 
     response = http.patch(f"{FFP_PATH}/a", json=ops, headers=JSON_PATCH)
 
@@ -213,8 +224,11 @@ def test_merge_patch_with_a_stale_resource_version_is_409_conflict(http: httpx.C
     stale = created["metadata"]["resourceVersion"]
     http.patch(f"{FFP_PATH}/a", json={"spec": {"id": "b"}}, headers=MERGE)
 
-    response = http.patch(f"{FFP_PATH}/a", headers=MERGE, json={
-        "metadata": {"resourceVersion": stale}, "spec": {"id": "c"}})
+    response = http.patch(
+        f"{FFP_PATH}/a",
+        headers=MERGE,
+        json={"metadata": {"resourceVersion": stale}, "spec": {"id": "c"}},
+    )
 
     assert response.status_code == 409
     assert response.json()["reason"] == "Conflict"
@@ -224,9 +238,14 @@ def test_merge_patch_with_a_stale_resource_version_is_409_conflict(http: httpx.C
 def test_merge_patch_with_the_current_resource_version_applies(http: httpx.Client) -> None:
     created = http.post(FFP_PATH, json=ffp("a")).json()
 
-    response = http.patch(f"{FFP_PATH}/a", headers=MERGE, json={
-        "metadata": {"resourceVersion": created["metadata"]["resourceVersion"]},
-        "spec": {"id": "c"}})
+    response = http.patch(
+        f"{FFP_PATH}/a",
+        headers=MERGE,
+        json={
+            "metadata": {"resourceVersion": created["metadata"]["resourceVersion"]},
+            "spec": {"id": "c"},
+        },
+    )
 
     assert response.status_code == 200
     assert response.json()["spec"] == {"id": "c"}
@@ -235,8 +254,11 @@ def test_merge_patch_with_the_current_resource_version_applies(http: httpx.Clien
 def test_merge_patch_for_another_uid_is_409_conflict(http: httpx.Client) -> None:
     http.post(FFP_PATH, json=ffp("a"))
 
-    response = http.patch(f"{FFP_PATH}/a/status", headers=MERGE, json={
-        "metadata": {"uid": "an-earlier-incarnation"}, "status": {"state": "running"}})
+    response = http.patch(
+        f"{FFP_PATH}/a/status",
+        headers=MERGE,
+        json={"metadata": {"uid": "an-earlier-incarnation"}, "status": {"state": "running"}},
+    )
 
     assert response.status_code == 409
 
@@ -264,15 +286,23 @@ def test_strategic_merge_patch_merges_container_statuses_by_name(
     emulator: RunningEmulator, http: httpx.Client
 ) -> None:
     emulator.create(PODS, pod("p"), "default")
-    emulator.patch_status(PODS, "default", "p", {"containerStatuses": [
-        {"name": "a", "ready": False}, {"name": "b", "ready": False}]})
+    emulator.patch_status(
+        PODS,
+        "default",
+        "p",
+        {"containerStatuses": [{"name": "a", "ready": False}, {"name": "b", "ready": False}]},
+    )
 
-    patched = http.patch(f"{PODS_PATH}/p/status",
-                         headers={"Content-Type": "application/strategic-merge-patch+json"},
-                         json={"status": {"containerStatuses": [{"name": "b", "ready": True}]}})
+    patched = http.patch(
+        f"{PODS_PATH}/p/status",
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+        json={"status": {"containerStatuses": [{"name": "b", "ready": True}]}},
+    )
 
     assert patched.json()["status"]["containerStatuses"] == [
-        {"name": "a", "ready": False}, {"name": "b", "ready": True}]
+        {"name": "a", "ready": False},
+        {"name": "b", "ready": True},
+    ]
 
 
 # --- lists and watches ---
@@ -336,8 +366,12 @@ def test_watch_reports_an_object_leaving_the_selection_as_deleted(
     created = emulator.create(PODS, pod("p1", {"run": "1"}), "default")
     emulator.patch(PODS, "default", "p1", {"metadata": {"labels": {"run": "2"}}})
 
-    events = watch_lines(http, PODS_PATH, labelSelector="run=1",
-                         resourceVersion=created["metadata"]["resourceVersion"])
+    events = watch_lines(
+        http,
+        PODS_PATH,
+        labelSelector="run=1",
+        resourceVersion=created["metadata"]["resourceVersion"],
+    )
 
     assert [e["type"] for e in events] == ["DELETED"]
 
@@ -348,8 +382,7 @@ def test_watch_resumes_after_the_given_resource_version(
     first = emulator.create(PODS, pod("p1"), "default")
     emulator.create(PODS, pod("p2"), "default")
 
-    events = watch_lines(http, PODS_PATH,
-                         resourceVersion=first["metadata"]["resourceVersion"])
+    events = watch_lines(http, PODS_PATH, resourceVersion=first["metadata"]["resourceVersion"])
 
     assert [e["object"]["metadata"]["name"] for e in events] == ["p2"]
 
@@ -360,16 +393,18 @@ def test_watch_from_a_forgotten_resource_version_is_410_gone(tmp_path: Path) -> 
         for name in ("p2", "p3", "p4"):
             emulator.create(PODS, pod(name), "default")
         with httpx.Client(base_url=emulator.url, verify=False) as http:
-            events = watch_lines(http, PODS_PATH,
-                                 resourceVersion=first["metadata"]["resourceVersion"])
+            events = watch_lines(
+                http, PODS_PATH, resourceVersion=first["metadata"]["resourceVersion"]
+            )
 
     assert [(e["type"], e["object"]["code"]) for e in events] == [("ERROR", 410)]
 
 
 def test_watch_streams_changes_while_open(emulator: RunningEmulator) -> None:
-    with httpx.Client(base_url=emulator.url, verify=False) as http, http.stream(
-        "GET", PODS_PATH, params={"watch": "true", "resourceVersion": "1"}
-    ) as response:
+    with (
+        httpx.Client(base_url=emulator.url, verify=False) as http,
+        http.stream("GET", PODS_PATH, params={"watch": "true", "resourceVersion": "1"}) as response,
+    ):
         emulator.wait_for(lambda: emulator.watchers(PODS) == 1)
         emulator.create(PODS, pod("p1"), "default")
         line = next(response.iter_lines())
@@ -378,8 +413,9 @@ def test_watch_streams_changes_while_open(emulator: RunningEmulator) -> None:
 
 
 def test_a_watch_whose_client_went_away_stops_counting(emulator: RunningEmulator) -> None:
-    with httpx.Client(base_url=emulator.url, verify=False) as http, http.stream(
-        "GET", PODS_PATH, params={"watch": "true"}
+    with (
+        httpx.Client(base_url=emulator.url, verify=False) as http,
+        http.stream("GET", PODS_PATH, params={"watch": "true"}),
     ):
         emulator.wait_for(lambda: emulator.watchers(PODS) == 1)
 
@@ -391,12 +427,12 @@ def test_watch_with_initial_events_ends_them_with_a_bookmark(
 ) -> None:
     emulator.create(PODS, pod("p1"), "default")
 
-    events = watch_lines(http, PODS_PATH, sendInitialEvents="true",
-                         resourceVersionMatch="NotOlderThan")
+    events = watch_lines(
+        http, PODS_PATH, sendInitialEvents="true", resourceVersionMatch="NotOlderThan"
+    )
 
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
-    assert events[1]["object"]["metadata"]["annotations"] == {
-        "k8s.io/initial-events-end": "true"}
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
 # --- deletion ---
@@ -423,11 +459,15 @@ def test_object_goes_when_its_last_finalizer_is_removed(
     assert emulator.get(FFMPEG_PROCESSES, "default", "a") is None
 
 
-def test_deleting_an_owner_deletes_its_pods(emulator: RunningEmulator,
-                                            http: httpx.Client) -> None:
+def test_deleting_an_owner_deletes_its_pods(emulator: RunningEmulator, http: httpx.Client) -> None:
     owner = http.post(FFP_PATH, json=ffp("a")).json()
-    ref = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "controller": True,
-           "name": "a", "uid": owner["metadata"]["uid"]}
+    ref = {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "controller": True,
+        "name": "a",
+        "uid": owner["metadata"]["uid"],
+    }
     emulator.create(PODS, pod("a-1", ownerReferences=[ref]), "default")
     emulator.create(PODS, pod("other"), "default")
 
@@ -436,11 +476,16 @@ def test_deleting_an_owner_deletes_its_pods(emulator: RunningEmulator,
     assert [p["metadata"]["name"] for p in emulator.objects(PODS)] == ["other"]
 
 
-def test_orphan_propagation_keeps_the_dependents(emulator: RunningEmulator,
-                                                 http: httpx.Client) -> None:
+def test_orphan_propagation_keeps_the_dependents(
+    emulator: RunningEmulator, http: httpx.Client
+) -> None:
     owner = http.post(FFP_PATH, json=ffp("a")).json()
-    ref = {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": "a",
-           "uid": owner["metadata"]["uid"]}
+    ref = {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": "a",
+        "uid": owner["metadata"]["uid"],
+    }
     emulator.create(PODS, pod("a-1", ownerReferences=[ref]), "default")
 
     http.delete(f"{FFP_PATH}/a", params={"propagationPolicy": "Orphan"})
@@ -448,8 +493,9 @@ def test_orphan_propagation_keeps_the_dependents(emulator: RunningEmulator,
     assert emulator.get(PODS, "default", "a-1") is not None
 
 
-def test_graceful_pod_deletion_waits_for_a_zero_grace_delete(emulator: RunningEmulator,
-                                                             http: httpx.Client) -> None:
+def test_graceful_pod_deletion_waits_for_a_zero_grace_delete(
+    emulator: RunningEmulator, http: httpx.Client
+) -> None:
     emulator.handler.graceful_pod_deletion = True
     emulator.create(PODS, pod("p"), "default")
 
@@ -461,8 +507,9 @@ def test_graceful_pod_deletion_waits_for_a_zero_grace_delete(emulator: RunningEm
     assert emulator.get(PODS, "default", "p") is None
 
 
-def test_delete_collection_deletes_the_selected_objects(emulator: RunningEmulator,
-                                                        http: httpx.Client) -> None:
+def test_delete_collection_deletes_the_selected_objects(
+    emulator: RunningEmulator, http: httpx.Client
+) -> None:
     emulator.create(PODS, pod("p1", {"run": "1"}), "default")
     emulator.create(PODS, pod("p2", {"run": "2"}), "default")
 
@@ -494,18 +541,25 @@ def test_version_answers_with_a_trailing_slash(http: httpx.Client) -> None:
 
 def test_posted_crd_registers_its_resource(http: httpx.Client) -> None:
     definition = {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
         "metadata": {"name": "widgets.example.com"},
-        "spec": {"group": "example.com", "scope": "Namespaced",
-                 "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-                 "versions": [{"name": "v1", "served": True, "storage": True,
-                               "subresources": {"status": {}}}]},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {"name": "v1", "served": True, "storage": True, "subresources": {"status": {}}}
+            ],
+        },
     }
 
-    crd_status = http.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-                           json=definition).json()["status"]
-    created = http.post("/apis/example.com/v1/namespaces/default/widgets",
-                        json={"metadata": {"name": "w"}})
+    crd_status = http.post(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", json=definition
+    ).json()["status"]
+    created = http.post(
+        "/apis/example.com/v1/namespaces/default/widgets", json={"metadata": {"name": "w"}}
+    )
 
     assert {"type": "Established", "status": "True"}.items() <= crd_status["conditions"][1].items()
     assert created.status_code == 201
@@ -560,8 +614,9 @@ def _status_of(emulator: RunningEmulator, name: str) -> dict[str, Any]:
     return (obj or {}).get("status") or {}
 
 
-def test_kopf_create_handler_patches_the_status(emulator: RunningEmulator,
-                                                kopf_runner_factory: Any) -> None:
+def test_kopf_create_handler_patches_the_status(
+    emulator: RunningEmulator, kopf_runner_factory: Any
+) -> None:
     kopf_runner_factory(_status_registry())
 
     emulator.create(FFMPEG_PROCESSES, ffp("a", id="abc"), "default")
@@ -569,8 +624,9 @@ def test_kopf_create_handler_patches_the_status(emulator: RunningEmulator,
     emulator.wait_for(lambda: _status_of(emulator, "a").get("seenId") == "abc", 10)
 
 
-def test_kopf_delete_handler_releases_its_finalizer(emulator: RunningEmulator,
-                                                    kopf_runner_factory: Any) -> None:
+def test_kopf_delete_handler_releases_its_finalizer(
+    emulator: RunningEmulator, kopf_runner_factory: Any
+) -> None:
     kopf_runner_factory(_status_registry())
     emulator.create(FFMPEG_PROCESSES, ffp("a", id="abc"), "default")
     emulator.wait_for(lambda: _status_of(emulator, "a").get("seenId"), 10)
@@ -580,8 +636,9 @@ def test_kopf_delete_handler_releases_its_finalizer(emulator: RunningEmulator,
     emulator.wait_for(lambda: emulator.get(FFMPEG_PROCESSES, "default", "a") is None, 10)
 
 
-def test_kopf_runs_with_a_peering_object(emulator: RunningEmulator,
-                                         kopf_runner_factory: Any) -> None:
+def test_kopf_runs_with_a_peering_object(
+    emulator: RunningEmulator, kopf_runner_factory: Any
+) -> None:
     kopf_runner_factory(_status_registry(), peering="ffmpeg-operator")
 
     emulator.create(FFMPEG_PROCESSES, ffp("a", id="abc"), "default")

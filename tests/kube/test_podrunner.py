@@ -45,33 +45,49 @@ def ffmpeg_pod(name: str, *args: str, policy: str = "Never", **main: Any) -> dic
         "metadata": {"name": name},
         "spec": {
             "restartPolicy": policy,
-            "initContainers": [{
-                "name": "agent", "image": "agent", "restartPolicy": "Always",
-                "command": ["python3", "-c", SIDECAR, "/dev/termination-log"],
-            }],
-            "containers": [{"name": "ffmpeg", "image": "ffmpeg", "command": ["ffmpeg"],
-                            "args": list(args), **main}],
+            "initContainers": [
+                {
+                    "name": "agent",
+                    "image": "agent",
+                    "restartPolicy": "Always",
+                    "command": ["python3", "-c", SIDECAR, "/dev/termination-log"],
+                }
+            ],
+            "containers": [
+                {
+                    "name": "ffmpeg",
+                    "image": "ffmpeg",
+                    "command": ["ffmpeg"],
+                    "args": list(args),
+                    **main,
+                }
+            ],
         },
     }
 
 
-def python_pod(name: str, script: str, *args: str, policy: str = "Never",
-               **spec: Any) -> dict[str, Any]:
+def python_pod(
+    name: str, script: str, *args: str, policy: str = "Never", **spec: Any
+) -> dict[str, Any]:
     main = {"name": "main", "image": "python", "command": ["python3", "-c", script, *args]}
     main.update(spec.pop("main", {}))
-    return {"metadata": {"name": name}, "spec": {"restartPolicy": policy,
-                                                  "containers": [main], **spec}}
+    return {
+        "metadata": {"name": name},
+        "spec": {"restartPolicy": policy, "containers": [main], **spec},
+    }
 
 
 def status_of(emulator: RunningEmulator, name: str) -> dict[str, Any]:
     return (emulator.get(PODS, "default", name) or {}).get("status") or {}
 
 
-def wait_phase(emulator: RunningEmulator, name: str, *phases: str,
-               timeout: float = 10) -> dict[str, Any]:
+def wait_phase(
+    emulator: RunningEmulator, name: str, *phases: str, timeout: float = 10
+) -> dict[str, Any]:
     return emulator.wait_for(
         lambda: status_of(emulator, name).get("phase") in phases and status_of(emulator, name),
-        timeout, f"pod {name} never reached {phases}: {status_of(emulator, name)}",
+        timeout,
+        f"pod {name} never reached {phases}: {status_of(emulator, name)}",
     )
 
 
@@ -86,8 +102,9 @@ def http(emulator: RunningEmulator) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_pod_is_running_while_its_main_container_runs(emulator: RunningEmulator,
-                                                      pod_runner: PodRunner) -> None:
+def test_pod_is_running_while_its_main_container_runs(
+    emulator: RunningEmulator, pod_runner: PodRunner
+) -> None:
     emulator.create(PODS, ffmpeg_pod("p", *LIVE, "-t", "5", "-f", "null", "-"))
 
     status = wait_phase(emulator, "p", "Running")
@@ -97,20 +114,25 @@ def test_pod_is_running_while_its_main_container_runs(emulator: RunningEmulator,
     assert {c["type"]: c["status"] for c in status["conditions"]}["Ready"] == "True"
 
 
-def test_pod_succeeds_when_its_main_container_exits_zero(emulator: RunningEmulator,
-                                                         pod_runner: PodRunner) -> None:
+def test_pod_succeeds_when_its_main_container_exits_zero(
+    emulator: RunningEmulator, pod_runner: PodRunner
+) -> None:
     emulator.create(PODS, ffmpeg_pod("p", *TESTSRC, "-t", "1", "-f", "null", "-"))
 
     status = wait_phase(emulator, "p", "Succeeded", "Failed")
 
     terminated = state_of(status, "ffmpeg")["terminated"]
     assert (status["phase"], terminated["exitCode"], terminated["reason"]) == (
-        "Succeeded", 0, "Completed")
+        "Succeeded",
+        0,
+        "Completed",
+    )
     assert terminated["startedAt"] <= terminated["finishedAt"]
 
 
-def test_sidecar_gets_sigterm_after_the_main_container_exits(emulator: RunningEmulator,
-                                                             pod_runner: PodRunner) -> None:
+def test_sidecar_gets_sigterm_after_the_main_container_exits(
+    emulator: RunningEmulator, pod_runner: PodRunner
+) -> None:
     # In real time: the sidecar must have set up its SIGTERM handler by then.
     emulator.create(PODS, ffmpeg_pod("p", *LIVE, "-t", "1", "-f", "null", "-"))
 
@@ -120,23 +142,44 @@ def test_sidecar_gets_sigterm_after_the_main_container_exits(emulator: RunningEm
     assert (terminated["exitCode"], terminated["message"]) == (0, "stopped by SIGTERM")
 
 
-def test_pod_fails_when_its_main_container_fails(emulator: RunningEmulator,
-                                                 pod_runner: PodRunner) -> None:
-    emulator.create(PODS, ffmpeg_pod("p", "-nostdin", "-i", "/missing.mp4", "-f", "null", "-",
-                                     terminationMessagePolicy="FallbackToLogsOnError"))
+def test_pod_fails_when_its_main_container_fails(
+    emulator: RunningEmulator, pod_runner: PodRunner
+) -> None:
+    emulator.create(
+        PODS,
+        ffmpeg_pod(
+            "p",
+            "-nostdin",
+            "-i",
+            "/missing.mp4",
+            "-f",
+            "null",
+            "-",
+            terminationMessagePolicy="FallbackToLogsOnError",
+        ),
+    )
 
     status = wait_phase(emulator, "p", "Succeeded", "Failed")
 
     terminated = state_of(status, "ffmpeg")["terminated"]
     assert (status["phase"], terminated["exitCode"], terminated["reason"]) == (
-        "Failed", 254, "Error")
+        "Failed",
+        254,
+        "Error",
+    )
     assert "/missing.mp4" in terminated["message"]  # the log tail stands in for a message
 
 
 def _with_init(pod: dict[str, Any], script: str) -> dict[str, Any]:
     mount = [{"name": "work", "mountPath": "/work"}]
-    pod["spec"]["initContainers"] = [{"name": "init", "image": "python", "volumeMounts": mount,
-                                      "command": ["python3", "-c", script, "/work/ready"]}]
+    pod["spec"]["initContainers"] = [
+        {
+            "name": "init",
+            "image": "python",
+            "volumeMounts": mount,
+            "command": ["python3", "-c", script, "/work/ready"],
+        }
+    ]
     pod["spec"]["containers"][0]["volumeMounts"] = mount
     pod["spec"]["volumes"] = [{"name": "work", "emptyDir": {}}]
     return pod
@@ -146,9 +189,13 @@ def test_init_container_completes_before_the_main_container_starts(
     emulator: RunningEmulator, pod_runner: PodRunner
 ) -> None:
     main = "import os, sys; sys.exit(0 if os.path.exists(sys.argv[1]) else 3)"
-    emulator.create(PODS, _with_init(python_pod("p", main, "/work/ready"),
-                                     "import sys, time; time.sleep(0.3); "
-                                     "open(sys.argv[1], 'w').write('ok')"))
+    emulator.create(
+        PODS,
+        _with_init(
+            python_pod("p", main, "/work/ready"),
+            "import sys, time; time.sleep(0.3); open(sys.argv[1], 'w').write('ok')",
+        ),
+    )
 
     status = wait_phase(emulator, "p", "Succeeded", "Failed")
 
@@ -167,8 +214,7 @@ def test_failed_init_container_fails_the_pod_before_the_main_container(
     assert "waiting" in state_of(status, "main")
 
 
-def test_unknown_command_is_a_start_error(emulator: RunningEmulator,
-                                          pod_runner: PodRunner) -> None:
+def test_unknown_command_is_a_start_error(emulator: RunningEmulator, pod_runner: PodRunner) -> None:
     emulator.create(PODS, python_pod("p", "", main={"command": ["no-such-binary"]}))
 
     status = wait_phase(emulator, "p", "Failed")
@@ -176,8 +222,9 @@ def test_unknown_command_is_a_start_error(emulator: RunningEmulator,
     assert state_of(status, "main")["terminated"]["reason"] == "StartError"
 
 
-def test_deleting_a_pod_kills_its_processes(emulator: RunningEmulator,
-                                            pod_runner: PodRunner) -> None:
+def test_deleting_a_pod_kills_its_processes(
+    emulator: RunningEmulator, pod_runner: PodRunner
+) -> None:
     emulator.create(PODS, ffmpeg_pod("p", *LIVE, "-t", "60", "-f", "null", "-"))
     wait_phase(emulator, "p", "Running")
     processes = [psutil.Process(pid) for pid in pod_runner.pids("default", "p").values()]
@@ -207,8 +254,9 @@ def test_log_route_serves_the_tail_of_a_container_log(
     emulator.create(PODS, python_pod("p", "print('one'); print('two')"))
     wait_phase(emulator, "p", "Succeeded")
 
-    response = http.get("/api/v1/namespaces/default/pods/p/log",
-                        params={"container": "main", "tailLines": "1"})
+    response = http.get(
+        "/api/v1/namespaces/default/pods/p/log", params={"container": "main", "tailLines": "1"}
+    )
 
     assert response.text == "two\n"
 
@@ -227,18 +275,25 @@ def test_log_route_needs_a_container_name_given_several(
 def test_restart_policy_on_failure_restarts_the_container(
     emulator: RunningEmulator, pod_runner: PodRunner, http: httpx.Client
 ) -> None:
-    emulator.create(PODS, python_pod(
-        "p", FAILS_ONCE, "/work/runs", policy="OnFailure",
-        main={"volumeMounts": [{"name": "work", "mountPath": "/work"}]},
-        volumes=[{"name": "work", "emptyDir": {}}],
-    ))
+    emulator.create(
+        PODS,
+        python_pod(
+            "p",
+            FAILS_ONCE,
+            "/work/runs",
+            policy="OnFailure",
+            main={"volumeMounts": [{"name": "work", "mountPath": "/work"}]},
+            volumes=[{"name": "work", "emptyDir": {}}],
+        ),
+    )
 
     status = wait_phase(emulator, "p", "Succeeded")
 
     main = status["containerStatuses"][0]
     assert (main["restartCount"], main["lastState"]["terminated"]["exitCode"]) == (1, 1)
-    previous = http.get("/api/v1/namespaces/default/pods/p/log",
-                        params={"container": "main", "previous": "true"})
+    previous = http.get(
+        "/api/v1/namespaces/default/pods/p/log", params={"container": "main", "previous": "true"}
+    )
     assert previous.text == "run 0\n"
 
 
@@ -248,8 +303,7 @@ def test_pvc_mount_path_maps_to_the_claims_host_directory(
     disk = tmp_path / "disk"
     pod = ffmpeg_pod("p", *TESTSRC, "-frames:v", "1", "-y", "/data/frame.png")
     pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "diskfs", "mountPath": "/data"}]
-    pod["spec"]["volumes"] = [{"name": "diskfs",
-                               "persistentVolumeClaim": {"claimName": "diskfs"}}]
+    pod["spec"]["volumes"] = [{"name": "diskfs", "persistentVolumeClaim": {"claimName": "diskfs"}}]
 
     with PodRunner(emulator, tmp_path / "pods", pvc_paths={"diskfs": disk}):
         emulator.create(PODS, pod)
@@ -261,11 +315,19 @@ def test_pvc_mount_path_maps_to_the_claims_host_directory(
 def test_env_comes_from_the_pod_spec_and_field_refs(
     emulator: RunningEmulator, pod_runner: PodRunner
 ) -> None:
-    env = [{"name": "WHO", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-           {"name": "GREETING", "value": "hello $(WHO)"}]
-    emulator.create(PODS, python_pod(
-        "p", "import os, sys; print(os.environ['GREETING'], sys.argv[1])", "$(WHO)",
-        main={"env": env}))
+    env = [
+        {"name": "WHO", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "GREETING", "value": "hello $(WHO)"},
+    ]
+    emulator.create(
+        PODS,
+        python_pod(
+            "p",
+            "import os, sys; print(os.environ['GREETING'], sys.argv[1])",
+            "$(WHO)",
+            main={"env": env},
+        ),
+    )
 
     wait_phase(emulator, "p", "Succeeded")
 
@@ -313,8 +375,7 @@ def test_variable_references_expand_like_kubernetes(text: str, expected: str) ->
     assert expand_references(text, {"A": "1"}) == expected
 
 
-def test_stopping_the_runner_leaves_no_process(emulator: RunningEmulator,
-                                               tmp_path: Path) -> None:
+def test_stopping_the_runner_leaves_no_process(emulator: RunningEmulator, tmp_path: Path) -> None:
     with PodRunner(emulator, tmp_path / "pods") as runner:
         emulator.create(PODS, ffmpeg_pod("p", *LIVE, "-t", "60", "-f", "null", "-"))
         wait_phase(emulator, "p", "Running")
@@ -343,16 +404,26 @@ def test_containers_after_a_sidecar_wait_for_its_startup_probe(
     emulator: RunningEmulator, pod_runner: PodRunner
 ) -> None:
     port = free_port()
-    pod = python_pod("p", "import os; print(os.path.exists('/shared/ready'))", main={
-        "volumeMounts": [{"name": "shared", "mountPath": "/shared"}]})
+    pod = python_pod(
+        "p",
+        "import os; print(os.path.exists('/shared/ready'))",
+        main={"volumeMounts": [{"name": "shared", "mountPath": "/shared"}]},
+    )
     pod["spec"]["volumes"] = [{"name": "shared", "emptyDir": {}}]
-    pod["spec"]["initContainers"] = [{
-        "name": "server", "image": "python", "restartPolicy": "Always",
-        "command": ["python3", "-c", LATE_SERVER, str(port), "/shared/ready"],
-        "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
-        "startupProbe": {"httpGet": {"path": "/", "port": port}, "periodSeconds": 1,
-                         "failureThreshold": 10},
-    }]
+    pod["spec"]["initContainers"] = [
+        {
+            "name": "server",
+            "image": "python",
+            "restartPolicy": "Always",
+            "command": ["python3", "-c", LATE_SERVER, str(port), "/shared/ready"],
+            "volumeMounts": [{"name": "shared", "mountPath": "/shared"}],
+            "startupProbe": {
+                "httpGet": {"path": "/", "port": port},
+                "periodSeconds": 1,
+                "failureThreshold": 10,
+            },
+        }
+    ]
     emulator.create(PODS, pod)
 
     wait_phase(emulator, "p", "Succeeded", timeout=15)
