@@ -1,7 +1,9 @@
 """A TCP proxy in front of a local server that a test can take away: ``down()`` refuses
 connections (the port is closed, open connections are cut, as when the server restarts),
-``hang()`` accepts connections and never answers (a server that is stuck), ``up()`` forwards
-again on the same port. Threads, loopback only; ``close()`` ends everything.
+``hang()`` accepts connections and never answers (a server that is stuck), ``stall()`` lets the
+open connections lead nowhere while new ones still reach the server (a restarted or moved
+server behind a lost route: nothing closes, nothing arrives), ``up()`` forwards again on the
+same port. Threads, loopback only; ``close()`` ends everything.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class TcpSwitch:
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
+        self._stalled: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
 
     @property
@@ -52,6 +55,12 @@ class TcpSwitch:
             if self._listener is None:
                 self._listen()
         self._cut()
+
+    def stall(self) -> None:
+        """The open connections stay open and carry nothing more, either way; new ones are
+        forwarded as by ``up()``."""
+        with self._lock:
+            self._stalled |= self._sockets
 
     def down(self) -> None:
         """Refuse new connections (nothing listens) and cut open ones."""
@@ -92,6 +101,7 @@ class TcpSwitch:
     def _cut(self) -> None:
         with self._lock:
             sockets, self._sockets = self._sockets, set()
+            self._stalled = set()
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -115,11 +125,11 @@ class TcpSwitch:
             self._start(self._pump, client, upstream)
             self._start(self._pump, upstream, client)
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if source not in self._stalled:
+                    sink.sendall(data)
         except OSError:
             pass
         finally:

@@ -43,15 +43,14 @@ def apiserver(emulator: Any) -> Iterator[TcpSwitch]:
         yield switch
 
 
-@pytest.fixture
-def api(apiserver: TcpSwitch, tmp_path: Path) -> Iterator[LiveServer]:
+def _serve(apiserver: TcpSwitch, tmp_path: Path, **env: str) -> Iterator[LiveServer]:
     from emulator import write_kubeconfig
 
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", apiserver.url, NAMESPACE)
     server = LiveServer(
         data_dir=tmp_path / "api",
         port=free_port(),
-        env={"KUBECONFIG": str(kubeconfig), "FFMPEG_OPERATOR_KUBE_TIMEOUT": "0.5"},
+        env={"KUBECONFIG": str(kubeconfig), "FFMPEG_OPERATOR_KUBE_TIMEOUT": "0.5", **env},
         args=(
             "--backend", "kubernetes", "--namespace", NAMESPACE, "--settings-secret", SECRET,
         ),
@@ -61,6 +60,17 @@ def api(apiserver: TcpSwitch, tmp_path: Path) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def api(apiserver: TcpSwitch, tmp_path: Path) -> Iterator[LiveServer]:
+    yield from _serve(apiserver, tmp_path)
+
+
+@pytest.fixture
+def quick_to_rewatch_api(apiserver: TcpSwitch, tmp_path: Path) -> Iterator[LiveServer]:
+    """The API with a watch that counts as dead after 1 s without an event (70 s in use)."""
+    yield from _serve(apiserver, tmp_path, FFMPEG_OPERATOR_WATCH_INACTIVITY="1")
 
 
 def _eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -220,3 +230,22 @@ def _resource() -> Any:
     from emulator import FFMPEG_PROCESSES
 
     return FFMPEG_PROCESSES
+
+
+def test_a_watch_whose_connection_leads_nowhere_is_replaced_and_misses_nothing(
+    quick_to_rewatch_api: LiveServer, apiserver: TcpSwitch, emulator: Any
+) -> None:
+    from emulator import FFMPEG_PROCESSES
+
+    from ffmpeg_operator.core.models import ProcessConfig
+    from ffmpeg_operator.kube.spec import cr_from_config
+
+    api = quick_to_rewatch_api
+    apiserver.stall()  # the open watch now carries nothing; new connections reach the server
+    # Written behind the API's back (kubectl, a GitOps sync) while its watch is dead.
+    created = cr_from_config(ProcessConfig.model_validate({**PROCESS, "id": "cam2"}), NAMESPACE)
+    emulator.create(FFMPEG_PROCESSES, created, NAMESPACE)
+
+    with api.client() as client:
+        _eventually(lambda: "cam2" in [p["id"] for p in client.get("/api/v3/process").json()])
+        assert client.get("/ready").status_code == 200

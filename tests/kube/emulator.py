@@ -222,6 +222,9 @@ class Emulator(kmock.KubernetesEmulator):
     ffmpeg_processes_served: bool = True
     #: ``(namespace, pod, container, previous) -> log file``; set by the pod runner.
     log_provider: LogProvider | None = None
+    #: Seconds between the bookmarks a watch with ``allowWatchBookmarks=true`` receives while
+    #: nothing happens (a real API server's watch cache sends one every minute).
+    bookmark_period: float = 60.0
 
     _rv: int = attrs.field(default=1000, init=False)
     _uids: dict[str, Key] = attrs.field(factory=dict, init=False)
@@ -653,6 +656,17 @@ class Emulator(kmock.KubernetesEmulator):
             data = data[: int(request.params["limitBytes"])]
         return aiohttp.web.Response(body=data, headers={"Content-Type": "text/plain"})
 
+    def _bookmark(self, resource: kmock.resource, info: kmock.ResourceInfo) -> Obj:
+        """A BOOKMARK event at the current resource version (an object with only that)."""
+        return {
+            "type": "BOOKMARK",
+            "object": {
+                "kind": info.kind,
+                "apiVersion": self._api_version(resource),
+                "metadata": {"resourceVersion": str(self._rv)},
+            },
+        }
+
     async def _serve_watch(
         self, request: rendering.Request, resource: kmock.resource, info: kmock.ResourceInfo
     ) -> aiohttp.web.StreamResponse:
@@ -684,19 +698,11 @@ class Emulator(kmock.KubernetesEmulator):
                 if matches(obj)
             ]
             if initial_events:
-                lines.append(
-                    {
-                        "type": "BOOKMARK",
-                        "object": {
-                            "kind": info.kind,
-                            "apiVersion": self._api_version(resource),
-                            "metadata": {
-                                "resourceVersion": str(self._rv),
-                                "annotations": {"k8s.io/initial-events-end": "true"},
-                            },
-                        },
-                    }
-                )
+                bookmark = self._bookmark(resource, info)
+                bookmark["object"]["metadata"]["annotations"] = {
+                    "k8s.io/initial-events-end": "true"
+                }
+                lines.append(bookmark)
         else:
             try:
                 since_rv = int(since)
@@ -731,18 +737,27 @@ class Emulator(kmock.KubernetesEmulator):
             await response.prepare(request._raw_request)
             for line in lines:
                 await response.write(json.dumps(line).encode() + b"\n")
+            loop = asyncio.get_running_loop()
             timeout = float(params.get("timeoutSeconds") or 0) or math.inf
-            deadline = asyncio.get_running_loop().time() + timeout
+            deadline = loop.time() + timeout
+            bookmarks = params.get("allowWatchBookmarks") == "true"
+            next_bookmark = loop.time() + self.bookmark_period if bookmarks else math.inf
             while not gone:
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
+                now = loop.time()
+                if deadline - now <= 0:
                     break
+                wait = min(deadline, next_bookmark) - now
                 try:
                     event = await asyncio.wait_for(
-                        queue.get(), None if math.isinf(remaining) else remaining
+                        queue.get(), None if math.isinf(wait) else max(wait, 0.0)
                     )
                 except TimeoutError:
-                    break
+                    if loop.time() < next_bookmark:
+                        break  # the deadline
+                    bookmark = self._bookmark(resource, info)
+                    await response.write(json.dumps(bookmark).encode() + b"\n")
+                    next_bookmark = loop.time() + self.bookmark_period
+                    continue
                 if event is None:
                     break
                 line = _translate(event, matches)

@@ -435,6 +435,27 @@ def test_watch_with_initial_events_ends_them_with_a_bookmark(
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
+def test_a_quiet_watch_that_allows_bookmarks_receives_one_every_bookmark_period(
+    emulator: RunningEmulator, http: httpx.Client
+) -> None:
+    emulator.handler.bookmark_period = 0.05
+    version = str(emulator.handler.resource_version)
+
+    events = watch_lines(http, PODS_PATH, resourceVersion=version, allowWatchBookmarks="true")
+
+    assert {e["type"] for e in events} == {"BOOKMARK"} and len(events) >= 2
+    assert events[0]["object"]["metadata"]["resourceVersion"] == version
+
+
+def test_a_quiet_watch_without_bookmarks_allowed_receives_none(
+    emulator: RunningEmulator, http: httpx.Client
+) -> None:
+    emulator.handler.bookmark_period = 0.05
+    version = str(emulator.handler.resource_version)
+
+    assert watch_lines(http, PODS_PATH, resourceVersion=version) == []
+
+
 # --- deletion ---
 
 

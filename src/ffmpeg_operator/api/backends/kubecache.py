@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ffmpeg_operator.api.backends.kubeclient import KubeApiError, KubeClient
+from ffmpeg_operator.api.backends.kubeclient import KubeApiError, KubeClient, SilentWatchError
 
 __all__ = ["ChangeHandler", "ObjectCache", "resource_version"]
 
@@ -240,6 +240,10 @@ class ObjectCache:
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
+            except SilentWatchError as silence:
+                # A dead connection, not a failing server: watch again from where it stopped
+                # (a 410 then lists again; an API server that is away fails the new request).
+                log.info("watch of %s: %s, watching again", self._path, silence)
             except KubeApiError as error:
                 if error.status == 410:
                     self._version = ""  # too old: list again

@@ -13,6 +13,7 @@ an explicit one, else the service account's, else the kubeconfig context's, else
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -28,8 +29,10 @@ __all__ = [
     "MERGE_PATCH",
     "KubeApiError",
     "KubeClient",
+    "SilentWatchError",
     "connect",
     "request_timeout",
+    "watch_inactivity",
 ]
 
 JSON = "application/json"
@@ -43,6 +46,12 @@ LOG_TIMEOUT = 10.0
 #: Environment variable with the seconds of :data:`REQUEST_TIMEOUT` (a shorter wait on an
 #: apiserver that accepts and never answers; tests use a fraction of a second).
 TIMEOUT_ENV = "FFMPEG_OPERATOR_KUBE_TIMEOUT"
+#: Seconds a watch stream may stay silent before it counts as dead: the API server sends a
+#: bookmark every 60 s to a watch that asks for them (kopf's ``inactivity_timeout`` is the same
+#: 70 s), so a longer silence is a connection that no longer leads anywhere (a restarted or
+#: moved API server, a dropped NAT entry), unless ``$INACTIVITY_ENV`` says otherwise.
+WATCH_INACTIVITY = 70.0
+INACTIVITY_ENV = "FFMPEG_OPERATOR_WATCH_INACTIVITY"
 #: Answers of an API server that is there but cannot serve now (overloaded, restarting, its
 #: etcd away, a proxy in front of it without a backend): like no answer at all, for a client.
 UNAVAILABLE_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
@@ -106,14 +115,23 @@ def _unreachable(error: BaseException) -> KubeApiError:
     return KubeApiError(0, "Unreachable", text or type(error).__name__)
 
 
-def request_timeout(environ: Mapping[str, str] | None = None) -> float:
-    """:data:`REQUEST_TIMEOUT`, or the positive seconds in ``$TIMEOUT_ENV``."""
-    value = (os.environ if environ is None else environ).get(TIMEOUT_ENV, "")
+def _seconds(name: str, default: float, environ: Mapping[str, str] | None) -> float:
+    value = (os.environ if environ is None else environ).get(name, "")
     try:
         seconds = float(value)
     except ValueError:
-        return REQUEST_TIMEOUT
-    return seconds if seconds > 0 else REQUEST_TIMEOUT
+        return default
+    return seconds if seconds > 0 else default
+
+
+def request_timeout(environ: Mapping[str, str] | None = None) -> float:
+    """:data:`REQUEST_TIMEOUT`, or the positive seconds in ``$TIMEOUT_ENV``."""
+    return _seconds(TIMEOUT_ENV, REQUEST_TIMEOUT, environ)
+
+
+def watch_inactivity(environ: Mapping[str, str] | None = None) -> float:
+    """:data:`WATCH_INACTIVITY`, or the positive seconds in ``$INACTIVITY_ENV``."""
+    return _seconds(INACTIVITY_ENV, WATCH_INACTIVITY, environ)
 
 
 def _query_list(query: Query) -> list[tuple[str, str]]:
@@ -121,6 +139,11 @@ def _query_list(query: Query) -> list[tuple[str, str]]:
         return []
     items = query.items() if isinstance(query, Mapping) else query
     return [(key, value) for key, value in items]
+
+
+class SilentWatchError(Exception):
+    """A watch stream that sent nothing, not even a bookmark, for longer than the client's
+    ``watch_inactivity``: the connection is presumed dead, a new watch is due."""
 
 
 class KubeClient:
@@ -131,10 +154,12 @@ class KubeClient:
         api_client: kube_client.ApiClient,
         namespace: str,
         timeout: float = REQUEST_TIMEOUT,
+        watch_inactivity: float = WATCH_INACTIVITY,
     ) -> None:
         self._api = api_client
         self.namespace = namespace
         self.timeout = timeout
+        self.watch_inactivity = watch_inactivity
         #: Why the last request found the API server away (see ``KubeApiError.unavailable``);
         #: None once one was answered.
         self.trouble: str | None = None
@@ -212,12 +237,19 @@ class KubeClient:
         return data
 
     async def watch(self, path: str, *, query: Query = None) -> AsyncIterator[dict[str, Any]]:
-        """The events of a watch request (``watch=true`` is added), until the server ends it."""
+        """The events of a watch request (``watch=true`` is added), until the server ends it;
+        :class:`SilentWatchError` when the stream stays silent for ``watch_inactivity`` seconds (ask
+        for bookmarks, ``allowWatchBookmarks=true``, or a quiet stream counts as dead)."""
         params = [*_query_list(query), ("watch", "true")]
-        # No total timeout: the server ends the stream (timeoutSeconds); a dead connection is
-        # noticed by the read timeout, which must be longer than the server's silence.
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=330)
-        response = await self._send("GET", path, params, None, JSON, timeout)
+        # No total timeout: the server ends the stream (timeoutSeconds). Opening it is an
+        # ordinary request (the client's timeout); once open, a read that waits longer than
+        # the bookmark period is a dead connection.
+        streaming = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=None)
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await self._send("GET", path, params, None, JSON, streaming)
+        except TimeoutError as error:
+            raise self._noted(_unreachable(error)) from error
         try:
             if response.status >= 300:
                 raise self._noted(
@@ -228,8 +260,12 @@ class KubeClient:
             self.trouble = None
             while True:
                 try:
-                    line = await response.content.readline()
-                except (aiohttp.ClientError, TimeoutError) as error:
+                    async with asyncio.timeout(self.watch_inactivity):
+                        line = await response.content.readline()
+                except TimeoutError as error:
+                    response.close()  # not back into the pool: it leads nowhere
+                    raise SilentWatchError(f"no event for {self.watch_inactivity:g} s") from error
+                except aiohttp.ClientError as error:
                     raise KubeApiError(0, "Unreachable", str(error) or "read failed") from error
                 if not line:
                     return
@@ -277,4 +313,9 @@ async def connect(
         )
         context_namespace = _context_namespace(loader)
     api_client = kube_client.ApiClient(configuration)
-    return KubeClient(api_client, namespace or context_namespace or "default", request_timeout())
+    return KubeClient(
+        api_client,
+        namespace or context_namespace or "default",
+        request_timeout(),
+        watch_inactivity(),
+    )
