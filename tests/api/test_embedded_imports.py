@@ -6,8 +6,22 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+
+def _probe(script: str, argument: str) -> Any:
+    """What ``script`` prints last, as JSON, run in a fresh interpreter with ``argument``."""
+    result = subprocess.run(
+        [sys.executable, "-c", script, argument],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
 
 PROBE = """
 import json, sys
@@ -24,14 +38,7 @@ print(json.dumps(heavy))
 
 
 def test_building_the_embedded_server_imports_no_kubernetes_library(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path / "data")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert _probe(PROBE, str(tmp_path / "data")) == []
 
 
 LAZY_PROBE = """
@@ -56,14 +63,7 @@ print(json.dumps([listed, before, metrics.status_code, metrics.headers["content-
 def test_metrics_jwt_and_psutil_load_only_when_used_and_pydantic_v1_never(
     tmp_path: Path,
 ) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", LAZY_PROBE, str(tmp_path / "data")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    listed, before, status, content_type, after = json.loads(result.stdout.strip().splitlines()[-1])
+    listed, before, status, content_type, after = _probe(LAZY_PROBE, str(tmp_path / "data"))
     assert (listed, before) == (200, [])
     assert status == 200
     assert content_type.startswith("text/plain")
@@ -89,14 +89,7 @@ print(json.dumps([statuses, sorted(m for m in sys.modules if m.split(".")[0] == 
 
 
 def test_serving_the_api_and_its_openapi_document_never_imports_fastapi(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", SERVED_PROBE, str(tmp_path / "data")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    statuses, fastapi_modules = json.loads(result.stdout.strip().splitlines()[-1])
+    statuses, fastapi_modules = _probe(SERVED_PROBE, str(tmp_path / "data"))
     assert statuses == [200, 200, 200]
     assert fastapi_modules == []
 
@@ -117,11 +110,4 @@ def test_the_command_line_loads_no_library_beyond_what_the_server_it_starts_load
 ) -> None:
     # Every process starts through the CLI (the agent runs in every run Pod): a CLI framework of
     # its own (typer: +2 MiB RSS) would be paid by each; click comes with uvicorn anyway.
-    result = subprocess.run(
-        [sys.executable, "-c", CLI_PROBE, server],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    assert _probe(CLI_PROBE, server) == []
