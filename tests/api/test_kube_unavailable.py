@@ -94,6 +94,14 @@ def _objects(emulator: Any) -> list[str]:
     return sorted(obj["metadata"]["name"] for obj in emulator.objects(FFMPEG_PROCESSES, NAMESPACE))
 
 
+def _assert_serves_again(client: httpx.Client, emulator: Any) -> None:
+    """Once the API server is back: ``/ready`` turns 200 with no other traffic, and a create
+    goes through."""
+    _eventually(lambda: client.get("/ready").status_code == 200)
+    assert client.post("/api/v3/process", json=PROCESS).status_code == 200
+    assert _objects(emulator) == [cr_name("cam1")]
+
+
 def test_post_answers_503_while_the_apiserver_refuses_and_works_once_it_is_back(
     api: LiveServer, apiserver: TcpSwitch, emulator: Any
 ) -> None:
@@ -104,9 +112,7 @@ def test_post_answers_503_while_the_apiserver_refuses_and_works_once_it_is_back(
         assert client.get("/ping").text == "pong"
 
         apiserver.up()
-        _eventually(lambda: client.get("/ready").status_code == 200)
-        assert client.post("/api/v3/process", json=PROCESS).status_code == 200
-        assert _objects(emulator) == [cr_name("cam1")]
+        _assert_serves_again(client, emulator)
 
 
 def test_post_answers_503_when_the_apiserver_never_answers(
@@ -121,9 +127,7 @@ def test_post_answers_503_when_the_apiserver_never_answers(
         assert client.get("/ready").status_code == 503
 
         apiserver.up()
-        _eventually(lambda: client.get("/ready").status_code == 200)  # no other traffic
-        assert client.post("/api/v3/process", json=PROCESS).status_code == 200
-        assert _objects(emulator) == [cr_name("cam1")]
+        _assert_serves_again(client, emulator)
 
 
 def test_every_call_that_writes_answers_503_while_the_apiserver_is_away(
