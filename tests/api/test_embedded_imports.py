@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+
+from livesrv import live_server
 
 
 def _probe(script: str, argument: str) -> Any:
@@ -111,3 +114,14 @@ def test_the_command_line_loads_no_library_beyond_what_the_server_it_starts_load
     # Every process starts through the CLI (the agent runs in every run Pod): a CLI framework of
     # its own (typer: +2 MiB RSS) would be paid by each; click comes with uvicorn anyway.
     assert _probe(CLI_PROBE, server) == []
+
+
+def test_the_served_api_maps_neither_uvloop_nor_ctypes(tmp_path: Path) -> None:
+    # asyncio's own loop (uvloop: +2.5 MiB resident) and ctypes only where setpriv is missing
+    # (+0.26 MiB): bench/README.md, "Where the memory goes".
+    with live_server(tmp_path / "data") as server:
+        assert httpx.get(f"{server.base_url}/api/v3/process").status_code == 200
+        assert server.process is not None
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    assert "uvloop" not in maps
+    assert "_ctypes" not in maps

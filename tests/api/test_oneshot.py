@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from pathlib import Path
 
-from ffmpeg_operator.api.oneshot import OneWriteTransport
+import httpx
+import pytest
+import uvicorn
+from starlette.types import Receive, Scope, Send
+from uvicorn.server import ServerState
+
+from ffmpeg_operator.api.fastread import Answer
+from ffmpeg_operator.api.oneshot import AnswerNow, OneWriteProtocol, OneWriteTransport
 from livesrv import live_server
 
 
@@ -24,6 +32,12 @@ class _Recorder(asyncio.Transport):
 
     def close(self) -> None:
         self.closed = True
+
+    def pause_reading(self) -> None:
+        """uvicorn pauses reading while a pipelined request waits."""
+
+    def resume_reading(self) -> None:
+        """And resumes it when the request before it is answered."""
 
 
 async def _after_one_turn() -> None:
@@ -69,3 +83,189 @@ def test_served_answers_arrive_whole_each_in_one_read(tmp_path: Path) -> None:
             head, _, body = client.recv(65536).partition(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200")
             assert body == b"[]"
+
+
+# --- answered at once ---------------------------------------------------------------------
+
+_ANSWER = Answer(200, [(b"content-length", b"4"), (b"content-type", b"application/json")], b'"at"')
+_READ = b"GET /api/v3/process/p HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+async def _app_answer(scope: Scope, receive: Receive, send: Send) -> None:
+    # The long way: a task, and an await before the answer.
+    await asyncio.sleep(0)
+    body = b'"app"'
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _Served:
+    """One connection of :class:`OneWriteProtocol` over a recording transport."""
+
+    def __init__(self, answer_now: AnswerNow | None, access_log: bool = False) -> None:
+        config = uvicorn.Config(
+            _app_answer,
+            log_config=None,  # the records reach pytest's caplog
+            log_level="info" if access_log else "warning",
+            access_log=access_log,
+        )
+        config.load()
+        self.transport = _Recorder()
+        self.asked: list[str] = []
+
+        def asked(scope: Scope) -> Answer | None:
+            self.asked.append(scope["path"])
+            return answer_now(scope) if answer_now is not None else None
+
+        self.protocol = OneWriteProtocol(
+            config=config, server_state=ServerState(), app_state={}, answer_now=asked
+        )
+        self.protocol.connection_made(self.transport)
+
+    def answers(self) -> list[bytes]:
+        """The bodies written so far, in order."""
+        written = b"".join(self.transport.writes)
+        return [part.split(b"\r\n\r\n", 1)[1][:5] for part in written.split(b"HTTP/1.1 ")[1:]]
+
+
+async def _turns(count: int = 5) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+def test_a_request_answered_at_once_is_written_before_the_loop_turns() -> None:
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        served = _Served(lambda scope: _ANSWER)
+        served.protocol.data_received(_READ)
+        return served.transport.writes, served.answers()
+
+    writes, answers = asyncio.run(scenario())
+    assert len(writes) == 1  # head and body in one write, already there
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+    assert answers == [b'"at"']
+
+
+def test_a_request_not_answered_at_once_goes_to_the_app() -> None:
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        served = _Served(lambda scope: None)
+        served.protocol.data_received(_READ)
+        before = list(served.transport.writes)
+        await _turns()
+        return before, served.answers()
+
+    before, answers = asyncio.run(scenario())
+    assert before == []
+    assert answers == [b'"app"']
+
+
+def test_a_request_through_a_proxy_goes_to_the_app_which_sees_the_forwarded_client() -> None:
+    forwarded = b"GET /api/v3/process/p HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n"
+
+    async def scenario() -> tuple[list[str], list[bytes]]:
+        served = _Served(lambda scope: _ANSWER)
+        served.protocol.data_received(forwarded)
+        await _turns()
+        return served.asked, served.answers()
+
+    asked, answers = asyncio.run(scenario())
+    assert (asked, answers) == ([], [b'"app"'])
+
+
+def test_a_failing_answer_at_once_leaves_the_request_to_the_app(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def failing(scope: Scope) -> Answer | None:
+        raise RuntimeError("lookup broke")
+
+    async def scenario() -> list[bytes]:
+        served = _Served(failing)
+        served.protocol.data_received(_READ)
+        await _turns()
+        return served.answers()
+
+    assert asyncio.run(scenario()) == [b'"app"']
+    assert "lookup broke" in caplog.text
+
+
+def test_pipelined_requests_are_answered_in_order_also_when_one_is_answered_at_once() -> None:
+    slow = b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    async def scenario() -> list[bytes]:
+        served = _Served(lambda scope: _ANSWER if scope["path"] != "/slow" else None)
+        served.protocol.data_received(slow + _READ)
+        await _turns(10)
+        return served.answers()
+
+    assert asyncio.run(scenario()) == [b'"app"', b'"at"']
+
+
+def test_an_answer_at_once_is_in_the_access_log(caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        served = _Served(lambda scope: _ANSWER, access_log=True)
+        served.protocol.data_received(_READ)
+
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        asyncio.run(scenario())
+    assert '"GET /api/v3/process/p HTTP/1.1" 200' in caplog.text
+
+
+def test_an_answer_at_once_closes_the_connection_the_client_asked_to_close() -> None:
+    closing = b"GET /api/v3/process/p HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+    async def scenario() -> bool:
+        served = _Served(lambda scope: _ANSWER)
+        served.protocol.data_received(closing)
+        return served.transport.closed
+
+    assert asyncio.run(scenario())
+
+
+def _raw_answer(client: socket.socket, request: bytes) -> tuple[bytes, list[bytes], bytes]:
+    """Status line, headers (without the date) and body of one answer."""
+    client.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += client.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length")
+    )
+    while len(body) < length:
+        body += client.recv(65536)
+    return status, sorted(line for line in lines if not line.lower().startswith(b"date:")), body
+
+
+@pytest.mark.parametrize(
+    "query, more_headers",
+    [
+        ("", b""),
+        ("?filter=state", b""),
+        ("?filter=config,metadata", b""),
+        ("", b"Accept-Encoding: gzip\r\n"),
+        ("?filter=missing", b""),
+    ],
+)
+def test_a_single_read_answered_at_once_is_the_answer_the_app_writes(
+    tmp_path: Path, query: str, more_headers: bytes
+) -> None:
+    # The header sends the same read the long way (through uvicorn's proxy-headers middleware
+    # and the app); everything but the date must be the same.
+    config = {
+        "id": "same",
+        "reference": "r" * 1200,  # big enough for gzip
+        "input": [{"address": "testsrc", "options": ["-f", "lavfi"]}],
+        "output": [{"address": "-", "options": ["-f", "null"]}],
+        "autostart": False,
+    }
+    with live_server(tmp_path / "data") as server:
+        assert httpx.post(f"{server.base_url}/api/v3/process", json=config).status_code == 200
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+            read = (
+                f"GET /api/v3/process/same{query} HTTP/1.1\r\nHost: x\r\n".encode() + more_headers
+            )
+            at_once = _raw_answer(client, read + b"\r\n")
+            the_long_way = _raw_answer(client, read + b"X-Forwarded-Proto: http\r\n\r\n")
+    assert at_once[0] == b"HTTP/1.1 200 OK"
+    assert at_once == the_long_way

@@ -230,7 +230,9 @@ def create_app(
     overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
     include(app, process_router(backend, overlay))
     gate = FastGate(authenticator, cors=services is not None, ready=ready)
-    app.fast_reads = FastReads(backend, gate, overlay=overlay)
+    app.fast_reads = FastReads(
+        backend, gate, overlay=overlay, lookup_now=getattr(backend, "processes_now", None)
+    )
     app.fast_writes = FastWrites(backend, gate)
     include(app, playout_router(backend))
     if memfs is not None:

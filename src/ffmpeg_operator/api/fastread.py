@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import Headers
-from starlette.types import Scope, Send
+from starlette.types import Message, Scope, Send
 
 from ffmpeg_operator.api.auth import Authenticator
 from ffmpeg_operator.api.backend import ProcessBackend
@@ -26,9 +27,28 @@ from ffmpeg_operator.api.memfs_progress import StateOverlay, overlay_process
 from ffmpeg_operator.api.routes.process import process_item
 from ffmpeg_operator.api.wire import GZIP_LEVEL, GZIP_MINIMUM_SIZE, dumps
 from ffmpeg_operator.core.listing import parse_filter, query_value
+from ffmpeg_operator.core.models import Process
 
 _PREFIX = b"/api/v3/process/"
 _JSON = (b"content-type", b"application/json")
+
+
+class Answer(NamedTuple):
+    """A whole answer: status, headers and body, as the two ASGI messages carry them."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    def messages(self) -> tuple[Message, Message]:
+        return (
+            {"type": "http.response.start", "status": self.status, "headers": self.headers},
+            {"type": "http.response.body", "body": self.body},
+        )
+
+    async def send(self, send: Send) -> None:
+        for message in self.messages():
+            await send(message)
 
 
 class FastGate:
@@ -65,14 +85,13 @@ class FastGate:
             return None
         return headers
 
-    async def answer(
+    def respond(
         self,
-        send: Send,
         headers: Headers,
         body: bytes,
         status: int = 200,
         more: Sequence[tuple[bytes, bytes]] = (),
-    ) -> None:
+    ) -> Answer:
         """A JSON answer with the headers the application would add (gzip, Vary)."""
         vary: list[bytes] = []
         extra: list[tuple[bytes, bytes]] = list(more)
@@ -87,14 +106,17 @@ class FastGate:
             vary.append(b"Origin")
         if vary:
             extra.insert(0, (b"vary", b", ".join(vary)))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-length", str(len(body)).encode()), _JSON, *extra],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        return Answer(status, [(b"content-length", str(len(body)).encode()), _JSON, *extra], body)
+
+    async def answer(
+        self,
+        send: Send,
+        headers: Headers,
+        body: bytes,
+        status: int = 200,
+        more: Sequence[tuple[bytes, bytes]] = (),
+    ) -> None:
+        await self.respond(headers, body, status, more).send(send)
 
 
 def process_segment(raw: bytes, prefix: bytes = _PREFIX) -> str | None:
@@ -110,6 +132,11 @@ def raw_path(scope: Scope) -> bytes:
     return raw.split(b"?", 1)[0]
 
 
+#: A backend's lookup that answers without suspending (the local engine's; the Kubernetes
+#: backend's may have to wait for the API server).
+LookupNow = Callable[[Sequence[str], frozenset[str]], list[Process]]
+
+
 class FastReads:
     def __init__(
         self,
@@ -117,30 +144,53 @@ class FastReads:
         gate: FastGate,
         *,
         overlay: StateOverlay | None = None,
+        lookup_now: LookupNow | None = None,
     ) -> None:
         self.backend = backend
         self.gate = gate
         #: Completes the state as the route does (memfs figures).
         self.overlay = overlay
+        self.lookup_now = lookup_now
 
     async def handle(self, scope: Scope, send: Send) -> bool:
         """Answer ``scope`` when it is a single-process read; ``False`` leaves it to the app."""
-        if scope["type"] != "http" or scope["method"] != "GET":
+        asked = self._asked(scope)
+        if asked is None:
             return False
-        pid = process_segment(raw_path(scope))
-        if pid is None:
-            return False
-        headers = self.gate.admit(scope)
-        if headers is None:
-            return False
-        # As the route reads it: the first `filter` parameter (Go's url.Values.Get).
-        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        aspects = parse_filter(query_value(next((v for k, v in query if k == "filter"), "")))
+        pid, aspects, headers = asked
         found = await self.backend.get_processes([pid], aspects)
         if not found:
             return False
-        process = found[0]
+        await self._answer(found[0], aspects, headers).send(send)
+        return True
+
+    def answer_now(self, scope: Scope) -> Answer | None:
+        """:meth:`handle`'s answer without a suspension, where the backend reads its own
+        memory; None leaves the request to :meth:`handle` and the app."""
+        if self.lookup_now is None:
+            return None
+        asked = self._asked(scope)
+        if asked is None:
+            return None
+        pid, aspects, headers = asked
+        found = self.lookup_now([pid], aspects)
+        return self._answer(found[0], aspects, headers) if found else None
+
+    def _asked(self, scope: Scope) -> tuple[str, frozenset[str], Headers] | None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return None
+        pid = process_segment(raw_path(scope))
+        if pid is None:
+            return None
+        headers = self.gate.admit(scope)
+        if headers is None:
+            return None
+        # As the route reads it: the first `filter` parameter (Go's url.Values.Get).
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        aspects = parse_filter(query_value(next((v for k, v in query if k == "filter"), "")))
+        return pid, aspects, headers
+
+    def _answer(self, process: Process, aspects: frozenset[str], headers: Headers) -> Answer:
         if self.overlay is not None and "state" in aspects:
             process = overlay_process(process, self.overlay)
-        await self.gate.answer(send, headers, dumps(process_item(process, aspects)))
-        return True
+        return self.gate.respond(headers, dumps(process_item(process, aspects)))

@@ -8,14 +8,26 @@ a mutation. :class:`OneWriteProtocol` gives uvicorn a transport that holds what 
 until the event loop's next turn: a head and a body sent back to back (every JSON answer of
 this API, the routes' and the fast paths' alike) leave in one ``send``, like Go's buffered
 response writer does. Nothing waits longer than that turn; ``close`` sends what is held first.
+
+Some requests need no wait at all: the single read of a process the engine holds in memory
+(``FastReads.answer_now``). uvicorn would start a task for it, and the answer would leave two
+turns of the loop later; :class:`OneWriteProtocol` answers it within the turn that read it,
+through the same request cycle (headers, access log, keep-alive, pipelining are uvicorn's).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, cast
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from starlette.types import Scope
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+if TYPE_CHECKING:
+    from ffmpeg_operator.api.fastread import Answer
 
 
 class OneWriteTransport:
@@ -64,9 +76,72 @@ class OneWriteTransport:
         return getattr(self._transport, name)
 
 
+log = logging.getLogger(__name__)
+
+#: Answers a request from its scope alone, at once, or leaves it to the app (None).
+AnswerNow = Callable[[Scope], "Answer | None"]
+
+#: Headers uvicorn's proxy-headers middleware reads: a request carrying them goes to the app,
+#: which sees the scope that middleware rewrites.
+_PROXY_HEADERS = frozenset((b"x-forwarded-for", b"x-forwarded-proto"))
+
+
 class OneWriteProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol over a :class:`OneWriteTransport`."""
+    """uvicorn's httptools protocol over a :class:`OneWriteTransport`; requests that
+    ``answer_now`` answers from their head alone are answered without a task."""
+
+    def __init__(self, *args: Any, answer_now: AnswerNow | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answer_now = answer_now
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         wrapped = OneWriteTransport(transport, asyncio.get_running_loop())
         super().connection_made(wrapped)  # type: ignore[arg-type]
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        if not self._answered_now(cycle, app):
+            super()._start_asgi_task(cycle, app)
+
+    def _answered_now(self, cycle: RequestResponseCycle, app: ASGI3Application) -> bool:
+        # A task and two more turns of the loop for an answer that needs no wait: the single
+        # read answered from memory (bench/README.md).
+        if (
+            self.answer_now is None
+            or app is not self.app  # uvicorn's 503 over its concurrency limit
+            or self.flow.write_paused
+            or any(name in _PROXY_HEADERS for name, _ in cycle.scope["headers"])
+        ):
+            return False
+        try:
+            answer = self.answer_now(cast(Scope, cycle.scope))
+        except Exception:
+            # The app answers it the long way, with its error handling, and logs what failed.
+            log.exception("answering %s at once failed", cycle.scope["path"])
+            return False
+        if answer is None:
+            return False
+        for message in answer.messages():
+            _run_now(cycle.send(message))  # type: ignore[arg-type]
+        self.transport.flush()  # type: ignore[attr-defined]
+        return True
+
+
+def answering(answer_now: AnswerNow | None) -> type[OneWriteProtocol]:
+    """:class:`OneWriteProtocol` answering at once with ``answer_now`` (uvicorn takes a class)."""
+
+    class Answering(OneWriteProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, answer_now=answer_now, **kwargs)
+
+    return Answering
+
+
+def _run_now(step: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine that does not suspend (uvicorn's ``send`` while writing is not
+    paused) to its end."""
+    try:
+        step.send(None)
+    except StopIteration:
+        return
+    step.close()
+    raise RuntimeError("the write was paused")

@@ -1,4 +1,4 @@
-"""Serve an ASGI app with uvicorn, ticking once a second instead of ten times.
+"""Serve an ASGI app with uvicorn on asyncio's loop, ticking once a second instead of ten times.
 
 uvicorn's main loop sleeps 0.1 s between checks of whether it should stop (and refreshes the
 ``Date`` header at every tenth): twenty event-loop iterations a second in a server that has
@@ -17,7 +17,7 @@ from types import FrameType
 import uvicorn
 from starlette.types import ASGIApp
 
-from ffmpeg_operator.api.oneshot import OneWriteProtocol
+from ffmpeg_operator.api.oneshot import AnswerNow, answering
 
 #: What uvicorn exits with when the server did not start (uvicorn.main.STARTUP_FAILURE).
 STARTUP_FAILURE = 3
@@ -53,17 +53,29 @@ class QuietServer(uvicorn.Server):
             self._wake.set()
 
 
-def serve(app: ASGIApp, *, host: str, port: int, access_log: bool) -> None:
+def serve(
+    app: ASGIApp,
+    *,
+    host: str,
+    port: int,
+    access_log: bool,
+    answer_now: AnswerNow | None = None,
+) -> None:
     """What ``uvicorn.run(app, ...)`` does for one process without reload, with
-    :class:`QuietServer` and one write per answer (:mod:`ffmpeg_operator.api.oneshot`);
-    exits with uvicorn's status when the server could not start."""
+    :class:`QuietServer` and one write per answer (:mod:`ffmpeg_operator.api.oneshot`), the
+    requests ``answer_now`` answers from their head answered without a task; exits with
+    uvicorn's status when the server could not start."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level="info",
         access_log=access_log,
-        http=OneWriteProtocol,
+        http=answering(answer_now),
+        # asyncio's own loop, not uvloop: 2.5 MiB less resident, and the single read, the one
+        # request where uvloop's faster turn showed, is answered within the turn that reads
+        # it (api/oneshot.py). bench/README.md has the figures.
+        loop="asyncio",
     )
     server = QuietServer(config)
     with contextlib.suppress(KeyboardInterrupt):
