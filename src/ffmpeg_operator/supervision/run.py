@@ -173,10 +173,11 @@ class _Child(Protocol):
 class _PidfdChild:
     """A child spawned by :class:`subprocess.Popen` whose exit the loop learns from a pidfd.
 
-    Popen spawns with ``vfork`` (about 1 ms). The event loop's own spawn could not: uvloop's
-    forks the whole server (about 14 ms with 60 MiB resident, which every start and restart
-    request waited for), and any ``preexec_fn`` forces a fork as well. Reaping goes through
-    the Popen object only (``poll``), so nothing else collects the exit status.
+    Popen spawns with ``vfork`` (about 1 ms). The event loops' own spawns could not: uvloop's
+    forked the whole server (about 14 ms with 60 MiB resident, which every start and restart
+    request waited for), asyncio's waits for each child in a thread of its own, and any
+    ``preexec_fn`` forces a fork as well. Reaping goes through the Popen object only
+    (``poll``), so nothing else collects the exit status.
     """
 
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
