@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.server import ServerState
 
 from ffmpeg_operator.api.fastread import Answer
@@ -103,9 +103,11 @@ async def _app_answer(scope: Scope, receive: Receive, send: Send) -> None:
 class _Served:
     """One connection of :class:`OneWriteProtocol` over a recording transport."""
 
-    def __init__(self, answer_now: AnswerNow | None, access_log: bool = False) -> None:
+    def __init__(
+        self, answer_now: AnswerNow | None, access_log: bool = False, app: ASGIApp = _app_answer
+    ) -> None:
         config = uvicorn.Config(
-            _app_answer,
+            app,
             log_config=None,  # the records reach pytest's caplog
             log_level="info" if access_log else "warning",
             access_log=access_log,
@@ -269,3 +271,25 @@ def test_a_single_read_answered_at_once_is_the_answer_the_app_writes(
             the_long_way = _raw_answer(client, read + b"X-Forwarded-Proto: http\r\n\r\n")
     assert at_once[0] == b"HTTP/1.1 200 OK"
     assert at_once == the_long_way
+
+
+def test_a_whole_answer_leaves_as_soon_as_its_last_part_is_sent() -> None:
+    # Nothing else can join it: waiting for the loop's next turn would only delay it.
+    transports: list[_Recorder] = []
+    on_the_wire: list[list[bytes]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+        on_the_wire.append(list(transports[0].writes))
+
+    async def scenario() -> None:
+        served = _Served(None, app=app)
+        transports.append(served.transport)
+        served.protocol.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await _turns()
+
+    asyncio.run(scenario())
+    assert len(on_the_wire[0]) == 1
+    assert on_the_wire[0][0].endswith(b"\r\n\r\nok")

@@ -122,8 +122,13 @@ class OneWriteProtocol(HttpToolsProtocol):
             return False
         for message in answer.messages():
             _run_now(cycle.send(message))  # type: ignore[arg-type]
-        self.transport.flush()  # type: ignore[attr-defined]
         return True
+
+    def on_response_complete(self) -> None:
+        # The answer is whole: nothing else will join it, so it leaves now rather than at the
+        # loop's next turn.
+        self.transport.flush()  # type: ignore[attr-defined]
+        super().on_response_complete()
 
 
 def answering(answer_now: AnswerNow | None) -> type[OneWriteProtocol]:
