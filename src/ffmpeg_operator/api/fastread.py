@@ -14,8 +14,8 @@ answers those), every other path and method.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote
 
 from starlette.datastructures import Headers
@@ -127,6 +127,22 @@ def process_segment(raw: bytes, prefix: bytes = _PREFIX) -> str | None:
     return unquote(raw[len(prefix) :].decode("latin-1"))
 
 
+#: The parts of a process read on their own, as their routes answer them.
+_PARTS = ("state", "config")
+
+
+def read_target(raw: bytes) -> tuple[str, str] | None:
+    """``(process ID, part)`` of ``<prefix><id>`` (part "") or ``<prefix><id>/<part>`` (raw
+    path, no query), the ID decoded as RawPathMiddleware and path_param decode it: the one
+    segment, percent-decoded once. None for any other path."""
+    if not raw.startswith(_PREFIX):
+        return None
+    segment, slash, part = raw[len(_PREFIX) :].partition(b"/")
+    if not segment or (slash and (not part or b"/" in part)):
+        return None
+    return unquote(segment.decode("latin-1")), part.decode("latin-1")
+
+
 def raw_path(scope: Scope) -> bytes:
     raw: bytes = scope.get("raw_path") or scope["path"].encode()
     return raw.split(b"?", 1)[0]
@@ -154,43 +170,62 @@ class FastReads:
 
     async def handle(self, scope: Scope, send: Send) -> bool:
         """Answer ``scope`` when it is a single-process read; ``False`` leaves it to the app."""
-        asked = self._asked(scope)
+        asked = self._asked(scope, parts=())
         if asked is None:
             return False
-        pid, aspects, headers = asked
+        pid, part, aspects, headers = asked
         found = await self.backend.get_processes([pid], aspects)
         if not found:
             return False
-        await self._answer(found[0], aspects, headers).send(send)
+        await self._answer(found[0], part, aspects, headers).send(send)
         return True
 
     def answer_now(self, scope: Scope) -> Answer | None:
         """:meth:`handle`'s answer without a suspension, where the backend reads its own
-        memory; None leaves the request to :meth:`handle` and the app."""
+        memory, also of a process's ``/state`` and ``/config``; None leaves the request to
+        :meth:`handle` and the app."""
         if self.lookup_now is None:
             return None
-        asked = self._asked(scope)
+        asked = self._asked(scope, parts=_PARTS)
         if asked is None:
             return None
-        pid, aspects, headers = asked
+        pid, part, aspects, headers = asked
         found = self.lookup_now([pid], aspects)
-        return self._answer(found[0], aspects, headers) if found else None
+        return self._answer(found[0], part, aspects, headers) if found else None
 
-    def _asked(self, scope: Scope) -> tuple[str, frozenset[str], Headers] | None:
+    def _asked(
+        self, scope: Scope, parts: Collection[str]
+    ) -> tuple[str, str, frozenset[str], Headers] | None:
         if scope["type"] != "http" or scope["method"] != "GET":
             return None
-        pid = process_segment(raw_path(scope))
-        if pid is None:
+        target = read_target(raw_path(scope))
+        if target is None:
+            return None
+        pid, part = target
+        if part and part not in parts:
             return None
         headers = self.gate.admit(scope)
         if headers is None:
             return None
+        if part:
+            # The route of a part ignores the query.
+            return pid, part, frozenset((part,)), headers
         # As the route reads it: the first `filter` parameter (Go's url.Values.Get).
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         aspects = parse_filter(query_value(next((v for k, v in query if k == "filter"), "")))
-        return pid, aspects, headers
+        return pid, part, aspects, headers
 
-    def _answer(self, process: Process, aspects: frozenset[str], headers: Headers) -> Answer:
-        if self.overlay is not None and "state" in aspects:
-            process = overlay_process(process, self.overlay)
-        return self.gate.respond(headers, dumps(process_item(process, aspects)))
+    def _answer(
+        self, process: Process, part: str, aspects: frozenset[str], headers: Headers
+    ) -> Answer:
+        content: Any
+        if part == "config":
+            content = process.config
+        elif part == "state":
+            state = process.state
+            content = state if self.overlay is None or state is None else self.overlay(state)
+        else:
+            if self.overlay is not None and "state" in aspects:
+                process = overlay_process(process, self.overlay)
+            content = process_item(process, aspects)
+        return self.gate.respond(headers, dumps(content))
