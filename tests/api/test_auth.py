@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -25,6 +24,7 @@ from ffmpeg_operator.api.errors import install_error_handlers
 from ffmpeg_operator.api.memfs import memfs_router
 from ffmpeg_operator.api.routing import Routes, include
 from ffmpeg_operator.api.wire import json_response
+from ffmpeg_operator.application import Application
 from ffmpeg_operator.runtime.memfs import MemFS
 
 USERNAME = "admin"
@@ -49,8 +49,8 @@ def _settings(**changes: Any) -> AuthSettings:
     return AuthSettings(**values)
 
 
-def _app(settings: AuthSettings) -> Starlette:
-    app = Starlette()
+def _app(settings: AuthSettings) -> Application:
+    app = Application()
     install_error_handlers(app)
     install_auth(app, settings)
     include(app, memfs_router(MemFS(), "memfs", "pw"))
@@ -137,7 +137,7 @@ def test_auths_lists_localjwt_only_when_enabled(enable: bool, expected: list[str
 
 
 async def test_is_authorized_without_install_auth_is_true() -> None:
-    app = Starlette()
+    app = Application()
     routes = Routes()
 
     @routes.get("/api")

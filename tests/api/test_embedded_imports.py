@@ -125,3 +125,63 @@ def test_the_served_api_maps_neither_uvloop_nor_ctypes(tmp_path: Path) -> None:
         maps = Path(f"/proc/{server.process.pid}/maps").read_text()
     assert "uvloop" not in maps
     assert "_ctypes" not in maps
+
+
+UVICORN_PROBE = """
+import asyncio, json, sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import uvicorn
+from ffmpeg_operator.cli import app as cli
+
+if sys.argv[1] == "agent":
+    from ffmpeg_operator.agent.server import create_agent_app
+    served = create_agent_app(SimpleNamespace(exec_state="running"))
+    paths = ["/healthz", "/nowhere"]
+else:
+    from ffmpeg_operator.api.server import ServeOptions, build_local_app
+    served, _engine = build_local_app(ServeOptions(data_dir=Path(sys.argv[1])))
+    paths = ["/api/v3/process", "/api/v3/nowhere"]
+
+
+async def status(port, path):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET {path} HTTP/1.1\\r\\nHost: probe\\r\\nConnection: close\\r\\n\\r\\n"
+    writer.write(request.encode())
+    head = await reader.readline()
+    await reader.read()
+    writer.close()
+    return int(head.split()[1])
+
+
+async def main():
+    config = uvicorn.Config(served, host="127.0.0.1", port=0, log_level="warning", loop="asyncio")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        return [await status(port, path) for path in paths]
+    finally:
+        server.should_exit = True
+        await serving
+
+
+statuses = asyncio.run(main())
+loaded = sorted(m for m in ("starlette.applications", "html") if m in sys.modules)
+print(json.dumps([statuses, loaded]))
+"""
+
+
+@pytest.mark.parametrize("server", ["api", "agent"])
+def test_serving_the_api_or_the_agent_imports_neither_starlettes_application_nor_html(
+    server: str, tmp_path: Path
+) -> None:
+    # Starlette's application brings its debug error page (html, html.entities): 0.54 MiB
+    # resident in every server and agent sidecar (ffmpeg_operator/application.py).
+    argument = "agent" if server == "agent" else str(tmp_path / "data")
+    statuses, loaded = _probe(UVICORN_PROBE, argument)
+    assert statuses == [200, 404]
+    assert loaded == []

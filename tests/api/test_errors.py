@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 
 from ffmpeg_operator.api.errors import ApiError, install_error_handlers, reason_phrase
 from ffmpeg_operator.api.routing import Routes, include
+from ffmpeg_operator.application import Application
 
 
-def _app() -> Starlette:
-    app = Starlette()
+def _app() -> Application:
+    app = Application()
     install_error_handlers(app)
     routes = Routes()
 

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from ffmpeg_operator.api.errors import install_error_handlers
 from ffmpeg_operator.api.memfs import content_type_for, memfs_router
 from ffmpeg_operator.api.routing import include
+from ffmpeg_operator.application import Application
 from ffmpeg_operator.runtime.memfs import MemFS
 
 AUTH = ("admin", "secret-pw")
@@ -23,7 +23,7 @@ def store() -> MemFS:
 
 @pytest.fixture
 async def client(store: MemFS) -> AsyncIterator[httpx.AsyncClient]:
-    app = Starlette()
+    app = Application()
     install_error_handlers(app)
     include(app, memfs_router(store, *AUTH))
     transport = httpx.ASGITransport(app=app)

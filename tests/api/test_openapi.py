@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.routing import Route
 
 from ffmpeg_operator.api.server import ServeOptions, build_local_app
+from ffmpeg_operator.application import Application
 
-Served = tuple[Starlette, httpx.AsyncClient]
+Served = tuple[Application, httpx.AsyncClient]
 
 
 @pytest.fixture

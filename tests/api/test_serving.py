@@ -6,13 +6,13 @@ import asyncio
 import signal
 
 import uvicorn
-from starlette.applications import Starlette
 
 from ffmpeg_operator.api.serving import QuietServer
+from ffmpeg_operator.application import Application
 
 
 def _server() -> QuietServer:
-    config = uvicorn.Config(Starlette(), log_level="warning")
+    config = uvicorn.Config(Application(), log_level="warning")
     config.load()
     return QuietServer(config)
 

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ffmpeg_operator.api.errors import install_error_handlers
 from ffmpeg_operator.api.routing import Routes, include
 from ffmpeg_operator.api.wire import dumps, install_gzip, json_response, read_json_body
+from ffmpeg_operator.application import Application
 from ffmpeg_operator.core.models import ProcessState, ProgressIO
 from ffmpeg_operator.core.numbers import FormattedNumber
 
@@ -54,8 +54,8 @@ def test_json_response_has_status_and_media_type() -> None:
     assert response.media_type == "application/json"
 
 
-def _gzip_app() -> Starlette:
-    app = Starlette()
+def _gzip_app() -> Application:
+    app = Application()
     install_error_handlers(app)
     install_gzip(app)
     routes = Routes()

@@ -2,14 +2,19 @@
 
 Series names match the API server's (``ffmpeg_process_*``, label ``id``), so dashboards work
 for both modes; the agent adds the frame counter and the seconds without progress.
+``prometheus_client`` is imported at the first scrape, as the API server's (api/metrics.py):
+it brings ``http.server`` and ``html`` along, which an agent nobody scrapes need not keep in
+memory.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from typing import TYPE_CHECKING
 
 from ffmpeg_operator.agent.run_agent import RunAgent
+
+if TYPE_CHECKING:
+    from prometheus_client.core import GaugeMetricFamily
 
 
 class _RunCollector:
@@ -17,6 +22,8 @@ class _RunCollector:
         self._agent = agent
 
     def collect(self) -> list[GaugeMetricFamily]:
+        from prometheus_client.core import GaugeMetricFamily  # first scrape: see the module
+
         agent = self._agent
         state = agent.state()
         key = [agent.options.process_id]
@@ -56,6 +63,8 @@ class _RunCollector:
 
 def render_agent_metrics(agent: RunAgent) -> bytes:
     """The text exposition of ``agent``'s run, read at scrape time."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_RunCollector(agent))
     return generate_latest(registry)

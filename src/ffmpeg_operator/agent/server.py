@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -23,24 +21,29 @@ from ffmpeg_operator.agent.metrics import render_agent_metrics
 from ffmpeg_operator.agent.options import AgentOptions
 from ffmpeg_operator.agent.receiver import ProgressReceiver
 from ffmpeg_operator.agent.run_agent import RunAgent
+from ffmpeg_operator.application import Application
 
 log = logging.getLogger(__name__)
 
 
-def create_agent_app(agent: RunAgent) -> Starlette:
+def create_agent_app(agent: RunAgent) -> Application:
     """The three read-only routes; nothing here changes the run."""
 
-    # Plain functions: Starlette runs them in its thread pool, off the supervising loop.
+    # Plain functions: Starlette's routes run them in their thread pool, off the supervising loop.
     def state(_: Request) -> Response:
         return JSONResponse(agent.state_document())
 
     def metrics(_: Request) -> Response:
-        return Response(render_agent_metrics(agent), media_type=CONTENT_TYPE_LATEST)
+        body = render_agent_metrics(agent)
+        # Imported at the first scrape, as render_agent_metrics does (agent/metrics.py).
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", "exec": agent.exec_state})
 
-    return Starlette(
+    return Application(
         routes=[
             Route("/state", state, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""The Starlette application: datarhei's v3 process API over a backend (spec §1, §3, §10, §11).
+"""The API application: datarhei's v3 process API over a backend (spec §1, §3, §10, §11).
 
 The same app serves the embedded engine and the Kubernetes backend; only the
 :class:`~ffmpeg_operator.api.backend.ProcessBackend` differs.
@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -44,6 +43,7 @@ from ffmpeg_operator.api.routes.ui import ui_router
 from ffmpeg_operator.api.routing import Routes, include
 from ffmpeg_operator.api.sessions import SessionMiddleware, SessionRegistry
 from ffmpeg_operator.api.wire import install_gzip, json_response
+from ffmpeg_operator.application import Application
 from ffmpeg_operator.core.memfs_traffic import MemfsTraffic
 from ffmpeg_operator.runtime.memfs import MemFS
 
@@ -60,15 +60,15 @@ class ServerInfo:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-class _ApiApp(Starlette):
-    """Starlette with the single-process read and the process mutations answered ahead of it
+class _ApiApp(Application):
+    """The application with the single-process read and the process mutations answered ahead of it
     (``api/fastread.py``, ``api/fastwrite.py``)."""
 
     fast_reads: FastReads | None = None
     fast_writes: FastWrites | None = None
 
     def __init__(
-        self, lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None
+        self, lifespan: Callable[[Application], AbstractAsyncContextManager[None]] | None
     ) -> None:
         super().__init__(lifespan=lifespan)
         # Echo never redirects: "/api/v3/metadata/" is a plain 404, not a 307 to the list.
@@ -130,11 +130,11 @@ def create_app(
     memfs: MemfsService | None = None,
     info: ServerInfo | None = None,
     restarts: Callable[[], dict[str, int]] | None = None,
-    lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    lifespan: Callable[[Application], AbstractAsyncContextManager[None]] | None = None,
     services: CoreServices | None = None,
     ready: Callable[[], str | None] | None = None,
     unhealthy: Callable[[], str | None] | None = None,
-) -> Starlette:
+) -> Application:
     """``ready()`` says why the backend cannot serve yet (None: it can): ``/ready`` answers 503
     then (a readiness probe), and so does every ``/api/v3`` call, with the reason.
 
@@ -244,7 +244,7 @@ def create_app(
 
 
 def _include_services(
-    app: Starlette, backend: ProcessBackend, services: CoreServices, started: float
+    app: Application, backend: ProcessBackend, services: CoreServices, started: float
 ) -> None:
     log = LogBuffer()
     attach(log)
@@ -264,7 +264,7 @@ def _include_services(
         include(app, root_router(disk))
 
 
-async def _no_lifespan(app: Starlette) -> AsyncIterator[None]:  # pragma: no cover - typing aid
+async def _no_lifespan(app: Application) -> AsyncIterator[None]:  # pragma: no cover - typing aid
     yield
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ffmpeg_operator.api.errors import ApiError, error_response
 from ffmpeg_operator.api.routing import Routes, include
 from ffmpeg_operator.api.wire import json_response, read_json_body
+from ffmpeg_operator.application import Application
 
 ISSUER = "datarhei-core"
 APP_NAME = "datarhei-core"
@@ -282,7 +282,7 @@ def login_router(authenticator: Authenticator) -> Routes:
     return router
 
 
-def install_auth(app: Starlette, settings: AuthSettings) -> Authenticator:
+def install_auth(app: Application, settings: AuthSettings) -> Authenticator:
     """Protect ``/api/v3`` of ``app`` and route the login endpoints while auth is enabled.
 
     Call it while building the app (middleware cannot be added to a running app); both check

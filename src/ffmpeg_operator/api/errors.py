@@ -13,10 +13,11 @@ import logging
 from collections.abc import Mapping
 
 import orjson
-from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+
+from ffmpeg_operator.application import Application
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, ApiError(500, "", "Internal Server Error"))
 
 
-def install_error_handlers(app: Starlette) -> None:
+def install_error_handlers(app: Application) -> None:
     """Make every error of ``app`` answer with datarhei's error body."""
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)

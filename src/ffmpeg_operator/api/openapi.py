@@ -14,12 +14,12 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ffmpeg_operator.api.routing import Routes
+from ffmpeg_operator.application import Application
 from ffmpeg_operator.core.models import (
     Command,
     Error,
@@ -243,7 +243,7 @@ const ui = SwaggerUIBundle({{
 """
 
 
-def install_docs(app: Starlette, title: str, version: str) -> None:
+def install_docs(app: Application, title: str, version: str) -> None:
     """Serve the document and its Swagger UI page, ahead of every other route.
 
     The document is made at its first request, when every route is in the table.

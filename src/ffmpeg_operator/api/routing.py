@@ -1,4 +1,4 @@
-"""Route tables of the API on Starlette, collected with decorators.
+"""Route tables of the API on Starlette's router, collected with decorators.
 
 A route module builds a :class:`Routes` table (``@routes.get("/api/v3/process/{pid}")``) whose
 endpoints take the path parameters as keyword arguments, and the request when they name one.
@@ -12,10 +12,11 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, compile_path
+
+from ffmpeg_operator.application import Application
 
 Endpoint = Callable[..., Awaitable[Response]]
 
@@ -99,6 +100,6 @@ class Routes:
         return self.route(path, ["DELETE"])
 
 
-def include(app: Starlette, routes: Routes) -> None:
+def include(app: Application, routes: Routes) -> None:
     """Add ``routes`` to ``app``, after the ones it has (routes match in order)."""
     app.router.routes.extend(routes.routes)

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from starlette.applications import Starlette
-
 from ffmpeg_operator.api.app import CoreServices, MemfsService, ServerInfo, create_app
 from ffmpeg_operator.api.auth import AuthSettings
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.config import ConfigService, FileSettingsStore, SettingsStore
 from ffmpeg_operator.api.files import DiskStore, FileStore, MemStore
 from ffmpeg_operator.api.sessions import SessionRegistry
+from ffmpeg_operator.application import Application
 from ffmpeg_operator.core.coreconfig import DEFAULT_SESSION_IGNORE, ConfigFacts, StoredSettings
 from ffmpeg_operator.core.placeholders import PlaceholderSettings, memfs_url
 from ffmpeg_operator.core.validation import AddressPolicy
@@ -112,12 +111,12 @@ def _lifespan(
     open_: Callable[[], Awaitable[None]],
     close: Callable[[], Awaitable[None]],
     config: ConfigService,
-) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+) -> Callable[[Application], AbstractAsyncContextManager[None]]:
     """Load the stored settings and open the backend when the server starts; close it at
     the end."""
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_: Application) -> AsyncIterator[None]:
         await config.load()
         await open_()
         try:
@@ -198,7 +197,7 @@ def _api_app(
     restarts: Callable[[], dict[str, int]],
     ready: Callable[[], str | None] | None = None,
     unhealthy: Callable[[], str | None] | None = None,
-) -> Starlette:
+) -> Application:
     """What both modes build alike around their backend: auth, instance id, the config and
     file services, and a lifespan that opens and closes the backend. ``secret(path)`` reads a
     kept secret, making it first when there is none."""
@@ -231,7 +230,7 @@ def _api_app(
     )
 
 
-def build_local_app(options: ServeOptions) -> tuple[Starlette, LocalEngine]:
+def build_local_app(options: ServeOptions) -> tuple[Application, LocalEngine]:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     disk_dir = data_dir / "disk"
@@ -263,7 +262,7 @@ def build_local_app(options: ServeOptions) -> tuple[Starlette, LocalEngine]:
     return app, engine
 
 
-def build_kubernetes_app(options: ServeOptions) -> Starlette:
+def build_kubernetes_app(options: ServeOptions) -> Application:
     """The v3 API over the FFmpegProcess objects of one namespace (``--backend kubernetes``).
 
     The memfs store lives in this process; run Pods reach it through

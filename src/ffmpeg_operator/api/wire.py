@@ -18,13 +18,13 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ffmpeg_operator.api.errors import ApiError
+from ffmpeg_operator.application import Application
 from ffmpeg_operator.core.errors import DecodeError
 from ffmpeg_operator.core.gojson import check_request
 from ffmpeg_operator.core.models import (
@@ -158,7 +158,7 @@ class ApiGZipMiddleware:
             await self.app(scope, receive, send)
 
 
-def install_gzip(app: Starlette) -> None:
+def install_gzip(app: Application) -> None:
     """Compress large ``/api/v3`` responses of ``app`` for clients that accept gzip."""
     app.add_middleware(ApiGZipMiddleware)
 

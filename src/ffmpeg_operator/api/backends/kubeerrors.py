@@ -10,12 +10,12 @@ Gateway**: this server is fine, the one behind it said no. Never a 500.
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ffmpeg_operator.api.backends.kubeclient import KubeApiError
 from ffmpeg_operator.api.errors import ApiError, error_response
+from ffmpeg_operator.application import Application
 
 __all__ = ["api_error_of", "install_kube_error_handler"]
 
@@ -48,7 +48,7 @@ def _translate(error: Exception) -> ApiError:
     return api_error_of(error)
 
 
-def install_kube_error_handler(app: Starlette) -> None:
+def install_kube_error_handler(app: Application) -> None:
     """Answer every :class:`KubeApiError` a route lets through with :func:`api_error_of`, on
     the application and on the mutations answered ahead of it (``api/fastwrite.py``)."""
     app.add_exception_handler(KubeApiError, _on_kube_error)
