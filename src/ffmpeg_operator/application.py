@@ -8,7 +8,7 @@ and that module imports ``html`` (with ``html.entities``) to render tracebacks a
 Starlette (the routes' ``Router`` innermost under Starlette's ``ExceptionMiddleware``, then
 the added middleware, the last added outermost) with :class:`_ServerErrors` outside it.
 
-It lives outside the layers because both the API and the agent (a lower layer) serve one.
+It is a layer of its own, below the agent: both the API and the agent (a lower layer) serve one.
 """
 
 from __future__ import annotations
