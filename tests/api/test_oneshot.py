@@ -203,6 +203,31 @@ def test_pipelined_requests_are_answered_in_order_also_when_one_is_answered_at_o
     assert asyncio.run(scenario()) == [b'"app"', b'"at"']
 
 
+def test_a_long_pipeline_behind_a_slow_request_is_answered_whole_and_in_order() -> None:
+    # Each answer's completion starts the next request of the pipeline: answered inside one
+    # another, thousands of them would exhaust the stack.
+    count = 3000
+
+    def named(scope: Scope) -> Answer:
+        body = scope["path"].encode()
+        return Answer(200, [(b"content-length", str(len(body)).encode())], body)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(0)
+        for message in named(scope).messages():
+            await send(message)
+
+    async def scenario() -> list[bytes]:
+        served = _Served(lambda scope: named(scope) if scope["path"] != "/slow" else None, app=app)
+        reads = b"".join(b"GET /%d HTTP/1.1\r\nHost: x\r\n\r\n" % index for index in range(count))
+        served.protocol.data_received(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n" + reads)
+        await _turns(count + 20)
+        written = b"".join(served.transport.writes)
+        return [part.split(b"\r\n\r\n", 1)[1] for part in written.split(b"HTTP/1.1 ")[1:]]
+
+    assert asyncio.run(scenario()) == [b"/slow", *(b"/%d" % index for index in range(count))]
+
+
 def test_an_answer_at_once_is_in_the_access_log(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         served = _Served(lambda scope: _ANSWER, access_log=True)

@@ -9,10 +9,11 @@ until the event loop's next turn: a head and a body sent back to back (every JSO
 this API, the routes' and the fast paths' alike) leave in one ``send``, like Go's buffered
 response writer does. Nothing waits longer than that turn; ``close`` sends what is held first.
 
-Some requests need no wait at all: the single read of a process the engine holds in memory
-(``FastReads.answer_now``). uvicorn would start a task for it, and the answer would leave two
-turns of the loop later; :class:`OneWriteProtocol` answers it within the turn that read it,
-through the same request cycle (headers, access log, keep-alive, pipelining are uvicorn's).
+Some requests need no wait at all: the single read of a process the engine holds in memory,
+or of its state or config (``FastReads.answer_now``). uvicorn would start a task for it, and
+the answer would leave two turns of the loop later; :class:`OneWriteProtocol` answers it
+within the turn that read it, through the same request cycle (headers, access log,
+keep-alive, pipelining are uvicorn's).
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class OneWriteProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, answer_now: AnswerNow | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.answer_now = answer_now
+        self._answering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         wrapped = OneWriteTransport(transport, asyncio.get_running_loop())
@@ -107,6 +109,9 @@ class OneWriteProtocol(HttpToolsProtocol):
         # read answered from memory (bench/README.md).
         if (
             self.answer_now is None
+            # An answer's completion starts the next pipelined request: that one takes a task,
+            # or a pipeline of thousands would answer each inside the one before it.
+            or self._answering
             or app is not self.app  # uvicorn's 503 over its concurrency limit
             or self.flow.write_paused
             or any(name in _PROXY_HEADERS for name, _ in cycle.scope["headers"])
@@ -120,8 +125,12 @@ class OneWriteProtocol(HttpToolsProtocol):
             return False
         if answer is None:
             return False
-        for message in answer.messages():
-            _run_now(cycle.send(message))  # type: ignore[arg-type]
+        self._answering = True
+        try:
+            for message in answer.messages():
+                _run_now(cycle.send(message))  # type: ignore[arg-type]
+        finally:
+            self._answering = False
         return True
 
     def on_response_complete(self) -> None:
