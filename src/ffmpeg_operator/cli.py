@@ -246,7 +246,7 @@ def serve(  # noqa: PLR0917 - one parameter per CLI flag
         app_ = build_kubernetes_app(options)
     else:
         app_, _engine = build_local_app(options)
-    reads = getattr(app_, "fast_reads", None)
+    reads = app_.fast_reads
     answer_now = reads.answer_now if reads is not None else None
     serve_app(app_, host=host, port=port, access_log=access_log, answer_now=answer_now)
 

@@ -24,7 +24,7 @@ from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.config import ConfigService
 from ffmpeg_operator.api.cors import CorsMiddleware
 from ffmpeg_operator.api.errors import ApiError, error_response, install_error_handlers
-from ffmpeg_operator.api.fastread import FastGate, FastReads
+from ffmpeg_operator.api.fastread import FastGate, FastReads, LookupNow
 from ffmpeg_operator.api.fastwrite import FastWrites
 from ffmpeg_operator.api.files import FileStore
 from ffmpeg_operator.api.logbuffer import LogBuffer, attach
@@ -60,7 +60,7 @@ class ServerInfo:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-class _ApiApp(Application):
+class ApiApp(Application):
     """The application with the single-process read and the process mutations answered ahead of it
     (``api/fastread.py``, ``api/fastwrite.py``)."""
 
@@ -134,17 +134,21 @@ def create_app(
     services: CoreServices | None = None,
     ready: Callable[[], str | None] | None = None,
     unhealthy: Callable[[], str | None] | None = None,
-) -> Application:
+    lookup_now: LookupNow | None = None,
+) -> ApiApp:
     """``ready()`` says why the backend cannot serve yet (None: it can): ``/ready`` answers 503
     then (a readiness probe), and so does every ``/api/v3`` call, with the reason.
 
     ``unhealthy()`` says why the backend serves only in part now (None: fully): ``/ready``
     answers 503 with it too, but the API goes on (its reads still answer; a call that needs
-    what is missing answers 503 on its own)."""
+    what is missing answers 503 on its own).
+
+    ``lookup_now`` is the backend's lookup that never waits (the local engine's): with it,
+    single reads are answered within the loop turn that reads them (``api/oneshot.py``)."""
     auth = auth or AuthSettings()
     info = info or ServerInfo()
     started = time.time()
-    app = _ApiApp(lifespan)
+    app = ApiApp(lifespan)
     install_docs(app, "ffmpeg-operator: datarhei Core v3 process API", __version__)
     install_error_handlers(app)
     install_gzip(app)
@@ -230,9 +234,7 @@ def create_app(
     overlay = None if memfs is None else memfs_overlay(memfs.traffic, memfs.base_url)
     include(app, process_router(backend, overlay))
     gate = FastGate(authenticator, cors=services is not None, ready=ready)
-    app.fast_reads = FastReads(
-        backend, gate, overlay=overlay, lookup_now=getattr(backend, "processes_now", None)
-    )
+    app.fast_reads = FastReads(backend, gate, overlay=overlay, lookup_now=lookup_now)
     app.fast_writes = FastWrites(backend, gate)
     include(app, playout_router(backend))
     if memfs is not None:
@@ -268,4 +270,4 @@ async def _no_lifespan(app: Application) -> AsyncIterator[None]:  # pragma: no c
     yield
 
 
-__all__: list[Any] = ["CoreServices", "MemfsService", "ServerInfo", "create_app"]
+__all__: list[Any] = ["ApiApp", "CoreServices", "MemfsService", "ServerInfo", "create_app"]

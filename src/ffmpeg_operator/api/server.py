@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ffmpeg_operator.api.app import CoreServices, MemfsService, ServerInfo, create_app
+from ffmpeg_operator.api.app import ApiApp, CoreServices, MemfsService, ServerInfo, create_app
 from ffmpeg_operator.api.auth import AuthSettings
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.config import ConfigService, FileSettingsStore, SettingsStore
+from ffmpeg_operator.api.fastread import LookupNow
 from ffmpeg_operator.api.files import DiskStore, FileStore, MemStore
 from ffmpeg_operator.api.sessions import SessionRegistry
 from ffmpeg_operator.application import Application
@@ -197,7 +198,8 @@ def _api_app(
     restarts: Callable[[], dict[str, int]],
     ready: Callable[[], str | None] | None = None,
     unhealthy: Callable[[], str | None] | None = None,
-) -> Application:
+    lookup_now: LookupNow | None = None,
+) -> ApiApp:
     """What both modes build alike around their backend: auth, instance id, the config and
     file services, and a lifespan that opens and closes the backend. ``secret(path)`` reads a
     kept secret, making it first when there is none."""
@@ -227,10 +229,11 @@ def _api_app(
         services=services,
         ready=ready,
         unhealthy=unhealthy,
+        lookup_now=lookup_now,
     )
 
 
-def build_local_app(options: ServeOptions) -> tuple[Application, LocalEngine]:
+def build_local_app(options: ServeOptions) -> tuple[ApiApp, LocalEngine]:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     disk_dir = data_dir / "disk"
@@ -258,11 +261,12 @@ def build_local_app(options: ServeOptions) -> tuple[Application, LocalEngine]:
         disk_dir=disk_dir,
         settings_store=FileSettingsStore(data_dir / "config.json"),
         restarts=lambda: {p.id: p.restarts for p in engine.processes()},
+        lookup_now=engine.processes_now,
     )
     return app, engine
 
 
-def build_kubernetes_app(options: ServeOptions) -> Application:
+def build_kubernetes_app(options: ServeOptions) -> ApiApp:
     """The v3 API over the FFmpegProcess objects of one namespace (``--backend kubernetes``).
 
     The memfs store lives in this process; run Pods reach it through
