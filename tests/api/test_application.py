@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -51,6 +51,16 @@ async def _crash_midway(_: Request) -> Response:
     return StreamingResponse(parts())
 
 
+def _recording_500(seen: list[str]) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """A handler answering 500 with the error's text, which it also appends to ``seen``."""
+
+    async def on_error(_: Request, exc: Exception) -> Response:
+        seen.append(str(exc))
+        return JSONResponse({"error": str(exc)}, status_code=500)
+
+    return on_error
+
+
 def _app() -> Application:
     return Application(
         routes=[
@@ -93,12 +103,7 @@ async def test_an_uncaught_error_without_a_handler_is_a_plain_500() -> None:
 async def test_an_uncaught_error_is_answered_by_the_exception_handler_then_raised_again() -> None:
     app = _app()
     seen: list[str] = []
-
-    async def on_error(_: Request, exc: Exception) -> Response:
-        seen.append(str(exc))
-        return JSONResponse({"error": str(exc)}, status_code=500)
-
-    app.add_exception_handler(Exception, on_error)
+    app.add_exception_handler(Exception, _recording_500(seen))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
         # Raised again after the answer: uvicorn logs it (here the transport raises it).
@@ -113,12 +118,7 @@ async def test_an_uncaught_error_is_answered_by_the_exception_handler_then_raise
 async def test_an_error_after_the_answer_started_sends_no_second_answer() -> None:
     app = _app()
     handled: list[str] = []
-
-    async def on_error(_: Request, exc: Exception) -> Response:
-        handled.append(str(exc))
-        return JSONResponse({"error": str(exc)}, status_code=500)
-
-    app.add_exception_handler(500, on_error)
+    app.add_exception_handler(500, _recording_500(handled))
     async with _client(app) as client:
         response = await client.get("/midway")
     assert response.status_code == 200
