@@ -119,22 +119,15 @@ class FastGate:
         await self.respond(headers, body, status, more).send(send)
 
 
-def process_segment(raw: bytes, prefix: bytes = _PREFIX) -> str | None:
-    """The process ID of ``<prefix><id>`` (raw path, no query), as RawPathMiddleware and
-    path_param decode it: the one segment, percent-decoded once. None for any other path."""
-    if not raw.startswith(prefix) or raw == prefix or b"/" in raw[len(prefix) :]:
-        return None
-    return unquote(raw[len(prefix) :].decode("latin-1"))
-
-
 #: The parts of a process read on their own, as their routes answer them.
 _PARTS = ("state", "config")
 
 
 def read_target(raw: bytes) -> tuple[str, str] | None:
-    """``(process ID, part)`` of ``<prefix><id>`` (part "") or ``<prefix><id>/<part>`` (raw
-    path, no query), the ID decoded as RawPathMiddleware and path_param decode it: the one
-    segment, percent-decoded once. None for any other path."""
+    """``(process ID, part)`` of ``/api/v3/process/<id>`` (part "") or of
+    ``/api/v3/process/<id>/<part>`` (raw path, no query), the ID decoded as RawPathMiddleware
+    and path_param decode it: the one segment, percent-decoded once. None for any other
+    path."""
     if not raw.startswith(_PREFIX):
         return None
     segment, slash, part = raw[len(_PREFIX) :].partition(b"/")

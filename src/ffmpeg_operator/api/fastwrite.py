@@ -23,15 +23,13 @@ from starlette.types import Receive, Scope, Send
 
 from ffmpeg_operator.api.backend import ProcessBackend
 from ffmpeg_operator.api.errors import ApiError
-from ffmpeg_operator.api.fastread import FastGate, process_segment, raw_path
+from ffmpeg_operator.api.fastread import FastGate, raw_path, read_target
 from ffmpeg_operator.api.routes import process as routes
 from ffmpeg_operator.api.wire import JsonBody, dumps
 
 log = logging.getLogger(__name__)
 
 _COLLECTION = b"/api/v3/process"
-_ITEM = b"/api/v3/process/"
-_COMMAND = b"/command"
 
 Mutation = Callable[[Headers, bytes], Awaitable[object]]
 
@@ -74,17 +72,17 @@ class FastWrites:
             return lambda headers, body: routes.create(backend, JsonBody.of(body, headers))
         if method not in ("PUT", "DELETE"):
             return None
-        item = process_segment(raw, _ITEM)
-        if item is not None:
-            pid = item
+        target = read_target(raw)
+        if target is None:
+            return None
+        pid, part = target
+        if not part:
             if method == "DELETE":
                 return lambda _headers, _body: routes.delete(backend, pid)
             return lambda headers, body: routes.update(backend, pid, JsonBody.of(body, headers))
-        target = process_segment(raw.removesuffix(_COMMAND), _ITEM)
-        if method == "DELETE" or not raw.endswith(_COMMAND) or target is None:
+        if method == "DELETE" or part != "command":
             return None
-        commanded = target
-        return lambda headers, body: routes.command(backend, commanded, JsonBody.of(body, headers))
+        return lambda headers, body: routes.command(backend, pid, JsonBody.of(body, headers))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer ``scope`` when it is a process mutation; ``False`` leaves it to the app."""
