@@ -97,7 +97,7 @@ e2e-kind:
 		--wait --timeout 5m
 	E2E_KUBE_CONTEXT=kind-$(E2E_CLUSTER) E2E_NAMESPACE=$(E2E_NAMESPACE) \
 		E2E_RELEASE=$(E2E_RELEASE) E2E_API_PASSWORD=$(E2E_API_PASSWORD) KUBECTL=$(KUBECTL) \
-		$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
+		FFMPEG_OPERATOR_E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
 
 # Container images without a registry (tests/cluster/images.py): the Debian base from a
 # debootstrap rootfs, the project image from the Dockerfile and the Pods' pause image, built with
@@ -167,7 +167,7 @@ e2e-local: $(STAMP) cluster-up cluster-images
 		--wait --timeout 5m \
 	&& E2E_KUBE_CONTEXT=$(LOCAL_CONTEXT) E2E_NAMESPACE=$(E2E_NAMESPACE) \
 		E2E_RELEASE=$(E2E_RELEASE) E2E_API_PASSWORD=$(E2E_API_PASSWORD) KUBECTL=$(KUBECTL) \
-		$(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
+		FFMPEG_OPERATOR_E2E=1 $(BIN)/python -m pytest tests/e2e -m e2e $(PYTEST_ARGS)
 
 # The real-cluster tier (tests/realcluster): build, cluster up, pytest, cluster down (always).
 # Needs Go and root; without them it is skipped with one line, and fails when CI=true.
