@@ -117,8 +117,8 @@ def test_the_command_line_loads_no_library_beyond_what_the_server_it_starts_load
 
 
 def test_the_served_api_maps_neither_uvloop_nor_ctypes(tmp_path: Path) -> None:
-    # asyncio's own loop (uvloop: +2.5 MiB resident) and ctypes only where setpriv is missing
-    # (+0.26 MiB): bench/README.md, "Where the memory goes".
+    # asyncio's own loop (uvloop: +2.5 MiB resident) and no ctypes (+0.26 MiB; ffmpeg ends with
+    # the server by its process group, supervision/lifeline.py): bench/README.md.
     with live_server(tmp_path / "data") as server:
         assert httpx.get(f"{server.base_url}/api/v3/process").status_code == 200
         assert server.process is not None

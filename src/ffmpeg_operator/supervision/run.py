@@ -20,19 +20,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import shutil
 import signal as signals
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ffmpeg_operator.core.argv import report_env
+from ffmpeg_operator.supervision.lifeline import Lifeline, lifeline
 from ffmpeg_operator.supervision.lines import LineSplitter
 
 log = logging.getLogger(__name__)
@@ -104,45 +103,6 @@ def child_environment(parent: Mapping[str, str] | None = None) -> dict[str, str]
     return {name: source[name] for name in INHERITED_ENV_VARS if name in source}
 
 
-@functools.cache
-def _load_prctl() -> Callable[..., int] | None:
-    # Only the spawn without setpriv needs it: ctypes costs every server 0.26 MiB resident.
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return prctl
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent(parent: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` making Linux SIGTERM the child when we die (``kill -9`` included).
-
-    ffmpeg runs in a session of its own, so nothing else ends it with us, and a restarted
-    server would run every process twice. Linux signals when the *thread* that spawned the child
-    ends: here the event loop's, which lives as long as we do. The function runs between fork
-    and exec, so it only calls libc.
-    """
-    prctl = _load_prctl()
-    if prctl is None:
-        return None
-    deathsig = int(signals.SIGTERM)
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, deathsig)
-        if os.getppid() != parent:
-            # We died before prctl took effect: nobody would signal this child any more.
-            os._exit(1)
-
-    return preexec
-
-
 def _resolve_binary(binary: str) -> str:
     # ffmpeg gets no PATH, so a bare name is looked up here, in our PATH, as Go's exec does.
     if os.sep in binary:
@@ -207,17 +167,6 @@ class _PidfdChild:
         return await asyncio.shield(self._exited)
 
 
-def _pdeathsig_wrapper() -> list[str]:
-    """``setpriv --pdeathsig TERM --`` in front of ffmpeg, where util-linux has it."""
-    if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
-        return []
-    setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
-
-
-_WRAPPER = _pdeathsig_wrapper()
-
-
 async def _spawn(
     executable: str,
     argv: list[str],
@@ -225,14 +174,12 @@ async def _spawn(
     stderr: int,
     pass_fds: tuple[int, ...],
     env: dict[str, str],
+    group: int,
 ) -> _Child:
-    """Start ``executable argv`` in a session of its own, ended by Linux when we die.
+    """Start ``executable argv`` in process group ``group`` (see :mod:`.lifeline`).
 
-    ffmpeg runs in a session of its own (a Ctrl-C on our terminal must not hit it behind our
-    back; stopping children is the supervisor's decision), so nothing else ends it with us,
-    and a restarted server would run every process twice. ``setpriv`` sets the parent-death
-    signal and execs ffmpeg in place (same PID). It is used only for an executable file, so a
-    missing or unusable binary still fails here with the exec error Core reports.
+    Where Linux has pidfds, :class:`subprocess.Popen` spawns it (vfork) and the loop learns of
+    its exit from the pidfd; elsewhere asyncio's own subprocess does both.
     """
     common: dict[str, Any] = {
         "stdin": subprocess.DEVNULL,
@@ -240,13 +187,11 @@ async def _spawn(
         "stderr": stderr,
         "pass_fds": pass_fds,
         "env": env,
-        "start_new_session": True,
+        "process_group": group,
     }
-    if _WRAPPER and os.path.isfile(executable) and os.access(executable, os.X_OK):
-        return _PidfdChild(subprocess.Popen([*_WRAPPER, executable, *argv], **common))
-    return await asyncio.create_subprocess_exec(
-        executable, *argv, preexec_fn=_die_with_parent(os.getpid()), **common
-    )
+    if hasattr(os, "pidfd_open"):
+        return _PidfdChild(subprocess.Popen([executable, *argv], **common))
+    return await asyncio.create_subprocess_exec(executable, *argv, **common)
 
 
 class FFmpegRun:
@@ -258,9 +203,12 @@ class FFmpegRun:
         command: list[str],
         readers: list[asyncio.Task[None]],
         started_at: float,
+        *,
         stderr: _PipeReader | None = None,
+        group: Lifeline | None = None,
     ) -> None:
         self._process = process
+        self._group = group
         self.command = command
         self.started_at = started_at
         self._readers = readers
@@ -313,13 +261,16 @@ class FFmpegRun:
             run_argv = list(argv_for_stats(f"/dev/fd/{stats_write}"))
         try:
             flags = list(injected_flags_factory(f"pipe:{progress_write}"))
+            group = lifeline(DEFAULT_GRACE_S)
             process = await _spawn(
                 executable,
                 [*flags, *run_argv],
                 stderr=stderr_write,
                 pass_fds=tuple(write for _read, write, _callback in pipes[1:]),
                 env=child_env,
+                group=group.group,
             )
+            group.joined()
         except BaseException as error:
             for read, _write, _callback in pipes:
                 os.close(read)
@@ -338,7 +289,7 @@ class FFmpegRun:
         started_at = time.time()
         pumps = [_PipeReader(read, callback) for read, _write, callback in pipes]
         readers = [asyncio.create_task(pump.run()) for pump in pumps]
-        return cls(process, list(argv), readers, started_at, stderr=pumps[0])
+        return cls(process, list(argv), readers, started_at, stderr=pumps[0], group=group)
 
     @property
     def pid(self) -> int:
@@ -397,6 +348,8 @@ class FFmpegRun:
 
     async def _await_exit(self) -> ExitInfo:
         returncode = await self._process.wait()
+        if self._group is not None:
+            self._group.left()
         _done, pending = await asyncio.wait(self._readers, timeout=_DRAIN_TIMEOUT_S)
         for task in pending:
             task.cancel()
