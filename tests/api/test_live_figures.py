@@ -173,7 +173,13 @@ def _by_type(entries: list[JsonDict], kind: str) -> JsonDict:
     return next(entry for entry in entries if entry["type"] == kind)
 
 
-def test_encode_shows_streams_fps_and_bitrate(figures_api: httpx.Client) -> None:
+# The stream dump comes from ffmpeg's report below -loglevel info, from its stderr at info and
+# above (where the report would repeat it).
+DUMP_SOURCES = pytest.mark.parametrize("loglevel", ["error", "info"], ids=["report", "stderr"])
+
+
+@DUMP_SOURCES
+def test_encode_shows_streams_fps_and_bitrate(figures_api: httpx.Client, loglevel: str) -> None:
     output = {
         "id": "out",
         "address": "-",
@@ -182,7 +188,9 @@ def test_encode_shows_streams_fps_and_bitrate(figures_api: httpx.Client) -> None
             "-c:a", "aac", "-f", "mpegts",
         ],
     }  # fmt: skip
-    config = _config([_lavfi(SOURCE), _lavfi("sine", "audio")], output)
+    config = _config(
+        [_lavfi(SOURCE), _lavfi("sine", "audio")], output, options=["-loglevel", loglevel]
+    )
 
     progress = _start(figures_api, config)
 
@@ -253,7 +261,10 @@ def test_audio_only_output_shows_size_and_bitrate_and_is_never_stale(
     assert progress["time"] > STALE_S
 
 
-def test_filter_graph_output_shows_streams_and_fps(figures_api: httpx.Client) -> None:
+@DUMP_SOURCES
+def test_filter_graph_output_shows_streams_and_fps(
+    figures_api: httpx.Client, loglevel: str
+) -> None:
     output = {
         "id": "out",
         "address": "-",
@@ -262,7 +273,8 @@ def test_filter_graph_output_shows_streams_and_fps(figures_api: httpx.Client) ->
             "-c:v", "libx264", "-preset", "ultrafast", "-f", "mpegts",
         ],
     }  # fmt: skip
-    config = _config([_lavfi(SOURCE), _lavfi("testsrc2=size=160x120:rate=25", "second")], output)
+    inputs = [_lavfi(SOURCE), _lavfi("testsrc2=size=160x120:rate=25", "second")]
+    config = _config(inputs, output, options=["-loglevel", loglevel])
 
     progress = _start(figures_api, config)
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ffmpeg_operator.core.argv import compile_argv, probe_argv, supervisor_flags
+from ffmpeg_operator.core.argv import (
+    compile_argv,
+    probe_argv,
+    stderr_shows_stream_dump,
+    supervisor_flags,
+)
 from ffmpeg_operator.core.models import ProcessConfig
 from specdata import FIXTURE_F
 
@@ -108,3 +113,34 @@ def test_supervisor_flags_are_not_part_of_the_command() -> None:
     command = compile_argv(ProcessConfig.model_validate(FIXTURE_F))
     assert "-progress" not in command
     assert "-nostdin" not in command
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["-loglevel", "info"],
+        ["-v", "verbose"],
+        ["-loglevel", "repeat+level+debug"],
+        ["-loglevel", "40"],
+        ["-loglevel", "info", "-i", "in", "-v", "trace", "out"],
+    ],
+)
+def test_stderr_shows_the_stream_dump_at_info_and_above(argv: list[str]) -> None:
+    assert stderr_shows_stream_dump(argv)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-loglevel", "error"],
+        ["-v", "quiet"],
+        ["-loglevel", "24"],
+        ["-loglevel", "repeat+warning"],
+        ["-loglevel", "info", "-i", "in", "-loglevel", "error", "out"],
+        ["-loglevel", "+repeat"],  # flags only: the level ffmpeg keeps is not read here
+        ["-loglevel", "loud"],
+    ],
+)
+def test_stderr_hides_the_stream_dump_below_info_or_when_unclear(argv: list[str]) -> None:
+    assert not stderr_shows_stream_dump(argv)

@@ -6,6 +6,9 @@ directly, never through a shell, so addresses and options reach ffmpeg literally
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 from ffmpeg_operator.core.ffmpeg.streamstats import MUX_STATS_FORMAT
 from ffmpeg_operator.core.models import ProcessConfig
 
@@ -15,6 +18,7 @@ __all__ = [
     "instrumented_argv",
     "probe_argv",
     "report_env",
+    "stderr_shows_stream_dump",
     "supervisor_flags",
 ]
 
@@ -85,3 +89,50 @@ def report_env(path: str) -> dict[str, str]:
     """
     escaped = path.replace("\\", "\\\\").replace(":", "\\:")
     return {"FFREPORT": f"file={escaped}:level={REPORT_LEVEL}"}
+
+
+#: ffmpeg's log level names (``-loglevel``/``-v``), as ``opt_loglevel`` knows them.
+_LOG_LEVELS = {
+    "quiet": -8,
+    "panic": 0,
+    "fatal": 8,
+    "error": 16,
+    "warning": 24,
+    "info": 32,
+    "verbose": 40,
+    "debug": 48,
+    "trace": 56,
+}
+_LOG_FLAGS = ("repeat", "level", "time", "datetime")
+
+
+def _log_level(value: str) -> int | None:
+    """The level a ``-loglevel`` value sets, ``None`` when only flags change or it is unclear.
+
+    ``[+-]flag`` segments (``repeat``, ``level``, ``time``, ``datetime``) may come first,
+    joined by ``+``; the level is a name or an integer.
+    """
+    parts = value.split("+")
+    level = parts[-1]
+    if any(part.lstrip("-") not in _LOG_FLAGS for part in parts[:-1] if part):
+        return None
+    if level in _LOG_LEVELS:
+        return _LOG_LEVELS[level]
+    if level.lstrip("-").isdigit():
+        return int(level)
+    return None
+
+
+def stderr_shows_stream_dump(argv: Sequence[str]) -> bool:
+    """Whether ffmpeg run with ``argv`` writes its stream dump to stderr (level ``info``).
+
+    ffmpeg logs at ``info`` unless ``-loglevel``/``-v`` says otherwise; every such option in
+    ``argv`` must name ``info`` or above (an unclear value counts as below). Where this holds,
+    the report (:func:`report_env`) would only repeat what stderr says.
+    """
+    for option, value in itertools.pairwise(argv):
+        if option in ("-loglevel", "-v"):
+            level = _log_level(value)
+            if level is None or level < _LOG_LEVELS["info"]:
+                return False
+    return True

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ffmpeg_operator.core.argv import instrumented_argv
+from ffmpeg_operator.core.argv import instrumented_argv, stderr_shows_stream_dump
 from ffmpeg_operator.core.ffmpeg import ProgressBlockParser, StockStderr
 from ffmpeg_operator.core.ffmpeg.prelude import DumpCollector
 from ffmpeg_operator.core.ffmpeg.streamstats import parse_stream_stats_line, supports_mux_stats
@@ -178,6 +178,7 @@ class LocalProcess:
         )
         self._blocks = ProgressBlockParser()
         self._streams_known = False
+        self._reads_report = True
         self._run: FFmpegRun | None = None
         self._monitor: RunMonitor | None = None
         self._waiter: asyncio.Task[None] | None = None
@@ -354,6 +355,10 @@ class LocalProcess:
         self._set_exec("starting")
         resolved = self.prepared.resolved
         mux_stats = supports_mux_stats(await _version(self.settings.binary))
+        # At info and above stderr has the stream dump: the report would repeat it, costing
+        # ffmpeg a second formatting of every message and us a wake-up per line while it
+        # starts (~0.5 ms of each start, bench/README.md).
+        self._reads_report = not stderr_shows_stream_dump(self.prepared.command)
         try:
             run = await FFmpegRun.start(
                 self.settings.binary,
@@ -361,7 +366,7 @@ class LocalProcess:
                 _injected_flags,
                 on_stderr_line=self._on_stderr_line,
                 on_progress_line=self._on_progress_line,
-                on_report_line=self._report.dump.add,
+                on_report_line=self._report.dump.add if self._reads_report else None,
                 on_stats_line=self._on_stats_line,
                 argv_for_stats=lambda path: instrumented_argv(resolved, path, mux_stats=mux_stats),
             )
@@ -450,11 +455,16 @@ class LocalProcess:
             self._run.read_stderr_now()
             stderr.progress_seen()
         if not self._streams_known:
-            # The report has the dump at every log level; a filter graph with several inputs
-            # never completes it (Core's rule), so it is read again at every block.
-            report = self._report
-            self._tracker.set_streams(report.dump.dump())
-            self._streams_known = report.dump.complete
+            # A filter graph with several inputs never completes the dump (Core's rule), so it
+            # is read again at every block, from the report (every log level) or from stderr.
+            if self._reads_report:
+                report = self._report
+                self._tracker.set_streams(report.dump.dump())
+                self._streams_known = report.dump.complete
+            else:
+                dump = stderr.dump
+                self._tracker.set_streams(dump if dump is not None else stderr.current_dump())
+                self._streams_known = dump is not None
         now = time.monotonic()
         if self._tracker.update(block.sample(), now) and self._monitor is not None:
             self._monitor.stale.progress(now)
