@@ -15,7 +15,8 @@ Counters come from ffmpeg's ``-progress`` channel, not from stderr, so progress 
 log level, for audio-only outputs and for ``-filter_complex`` graphs (datarhei cannot, §4.6).
 The per-stream entries come from ffmpeg's stream dump, on stderr at ``-loglevel info`` and
 above, below that from ffmpeg's report (``FFREPORT``, its own pipe), which holds the dump at
-every level; their live counters come from a per-stream statistics pipe (``-stats_mux_pre`` on ffmpeg ≥ 6.1, ``-vstats_file`` before).
+every level; their live counters come from a per-stream statistics pipe (``-stats_mux_pre`` on
+ffmpeg ≥ 6.1, ``-vstats_file`` before).
 """
 
 from __future__ import annotations
