@@ -29,7 +29,7 @@ from ffmpeg_operator.supervision.binary import find_ffmpeg
 #: Pause before each server's turn in a phase.
 SETTLE_S = 2.0
 
-FULL = Plan(mutations=20, reads=300, starts=20, supervised=20, cpu_window_s=20.0)
+FULL = Plan(mutations=20, reads=300, starts=20, supervised=20, cpu_window_s=20.0, command_rounds=3)
 QUICK = Plan(mutations=10, reads=100, starts=10, supervised=20, cpu_window_s=5.0)
 
 
