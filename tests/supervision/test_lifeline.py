@@ -14,19 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from ffmpeg_operator.supervision.lifeline import Lifeline, lifeline
+from ffmpeg_operator.supervision.lifeline import Lifeline, current_lifeline
 from ffmpeg_operator.supervision.run import DEFAULT_GRACE_S, FFmpegRun
+from polling import wait_until
 
 pytestmark = pytest.mark.timeout(20)
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def _gone(pid: int) -> bool:
@@ -101,18 +93,18 @@ async def test_ffmpeg_runs_in_the_watchers_group_not_in_ours(ffmpeg: str) -> Non
     run = await FFmpegRun.start(ffmpeg, ["-f", "lavfi", "-re", "-i", "testsrc", "-f", "null", "-"])
     try:
         group = os.getpgid(run.pid)
-        assert group == lifeline(DEFAULT_GRACE_S).group
+        assert group == current_lifeline(DEFAULT_GRACE_S).group
         assert group != os.getpgrp()
     finally:
         await run.stop(grace=2)
 
 
 def test_a_dead_watcher_is_replaced_at_the_next_spawn(caplog: pytest.LogCaptureFixture) -> None:
-    old = lifeline(DEFAULT_GRACE_S)
+    old = current_lifeline(DEFAULT_GRACE_S)
     os.kill(old.group, signal.SIGKILL)
-    assert _wait_until(lambda: not old.alive, 5)
+    wait_until(lambda: not old.alive, 5, 0.02, what="the watcher's end")
     with caplog.at_level(logging.WARNING):
-        new = lifeline(DEFAULT_GRACE_S)
+        new = current_lifeline(DEFAULT_GRACE_S)
     assert new is not old
     assert new.alive
     assert f"process group {old.group} ended" in caplog.text
@@ -158,11 +150,11 @@ def test_ffmpeg_of_a_server_killed_with_sigkill_gets_sigterm(
     try:
         assert server.stdout is not None
         child = int(server.stdout.readline())
-        assert _wait_until(ready.exists, 10)
+        wait_until(ready.exists, 10, 0.02, what="the fake ffmpeg's start")
         server.kill()
         server.wait()
-        assert _wait_until(termed.exists, 5)
-        assert _wait_until(lambda: _gone(child), 5)
+        wait_until(termed.exists, 5, 0.02, what="SIGTERM at the fake ffmpeg")
+        wait_until(lambda: _gone(child), 5, 0.02, what="the fake ffmpeg's exit")
     finally:
         server.kill()
         server.wait()

@@ -109,4 +109,5 @@ class _Current:
             return current
 
 
-lifeline = _Current().get
+#: The lifeline new children join: :meth:`_Current.get`.
+current_lifeline = _Current().get

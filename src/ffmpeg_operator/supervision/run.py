@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from ffmpeg_operator.core.argv import report_env
-from ffmpeg_operator.supervision.lifeline import Lifeline, lifeline
+from ffmpeg_operator.supervision.lifeline import Lifeline, current_lifeline
 from ffmpeg_operator.supervision.lines import LineSplitter
 
 log = logging.getLogger(__name__)
@@ -205,10 +205,10 @@ class FFmpegRun:
         started_at: float,
         *,
         stderr: _PipeReader | None = None,
-        group: Lifeline | None = None,
+        lifeline: Lifeline | None = None,
     ) -> None:
         self._process = process
-        self._group = group
+        self._lifeline = lifeline
         self.command = command
         self.started_at = started_at
         self._readers = readers
@@ -261,16 +261,16 @@ class FFmpegRun:
             run_argv = list(argv_for_stats(f"/dev/fd/{stats_write}"))
         try:
             flags = list(injected_flags_factory(f"pipe:{progress_write}"))
-            group = lifeline(DEFAULT_GRACE_S)
+            line = current_lifeline(DEFAULT_GRACE_S)
             process = await _spawn(
                 executable,
                 [*flags, *run_argv],
                 stderr=stderr_write,
                 pass_fds=tuple(write for _read, write, _callback in pipes[1:]),
                 env=child_env,
-                group=group.group,
+                group=line.group,
             )
-            group.joined()
+            line.joined()
         except BaseException as error:
             for read, _write, _callback in pipes:
                 os.close(read)
@@ -289,7 +289,7 @@ class FFmpegRun:
         started_at = time.time()
         pumps = [_PipeReader(read, callback) for read, _write, callback in pipes]
         readers = [asyncio.create_task(pump.run()) for pump in pumps]
-        return cls(process, list(argv), readers, started_at, stderr=pumps[0], group=group)
+        return cls(process, list(argv), readers, started_at, stderr=pumps[0], lifeline=line)
 
     @property
     def pid(self) -> int:
@@ -348,8 +348,8 @@ class FFmpegRun:
 
     async def _await_exit(self) -> ExitInfo:
         returncode = await self._process.wait()
-        if self._group is not None:
-            self._group.left()
+        if self._lifeline is not None:
+            self._lifeline.left()
         _done, pending = await asyncio.wait(self._readers, timeout=_DRAIN_TIMEOUT_S)
         for task in pending:
             task.cancel()
