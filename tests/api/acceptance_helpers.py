@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
+from polling import wait_until  # noqa: F401 (the suites import it from here)
 from specdata import FIXTURE_F
 
 # A cheap input for processes that really run (the machine has 2 cores).
@@ -122,20 +123,6 @@ def stays_running(api: httpx.Client, pid: str, seconds: float, interval: float) 
 
 # The lifecycle suite was promised this name too.
 wait_for_state = wait_for
-
-
-def wait_until(
-    check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1, what: str = "condition"
-) -> Any:
-    """Poll ``check()`` until it returns something truthy; returns that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s (last: {value!r})")
-        time.sleep(interval)
 
 
 def error_body(code: int, message: str, *details: str) -> JsonDict:
